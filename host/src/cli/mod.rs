@@ -1,0 +1,74 @@
+//! Command-line parsing and the subcommands.
+
+mod rule_info;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Everything ran and nothing was rejected.
+pub const EXIT_OK: u8 = 0;
+/// The run finished, but some input, rule or file was rejected; stderr says which.
+pub const EXIT_PARTIAL: u8 = 1;
+/// Nothing useful could be done: bad usage, or an unusable argument.
+pub const EXIT_FAILURE: u8 = 2;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  everything ran; no line, file or rule was rejected
+  1  the run finished, but some lines, files or rules were rejected (each named on stderr)
+  2  bad usage, or nothing could run
+
+Logging: VIGIL_LOG sets the filter (for example `VIGIL_LOG=vigil=debug`).";
+
+/// Run SIEM detection rules as sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run rules over event files (or stdin) and print incidents as JSON lines.
+    Run(run::RunArgs),
+    /// Inspect rule components.
+    #[command(subcommand)]
+    Rule(RuleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RuleCommand {
+    /// Show what a rule component declares.
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+struct InfoArgs {
+    /// The rule component (`.wasm`).
+    file: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let code = match cli.command {
+        Command::Run(args) => run::run(args)?,
+        Command::Rule(RuleCommand::Info(args)) => rule_info::info(&args.file, args.json)?,
+    };
+    Ok(ExitCode::from(code))
+}
+
+/// Logs go to stderr, filtered by `VIGIL_LOG` (warnings by default).
+pub fn init_logging() {
+    let filter = EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

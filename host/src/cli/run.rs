@@ -1,0 +1,240 @@
+//! `vigil run`: rules over event files, incidents to stdout, a summary to stderr.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use vigil::input::{self, Line, STDIN_NAME};
+use vigil::normalize::{Mapping, Normalizer, Settings as NormalizeSettings};
+use vigil::notice::Notice;
+use vigil::rule::{RuleSet, load_dir};
+use vigil::runtime::{Runtime, Settings};
+use vigil::sandbox::new_engine;
+
+use super::{EXIT_OK, EXIT_PARTIAL};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Directory of rule components (`*.wasm`).
+    #[arg(long, value_name = "DIR")]
+    rules: PathBuf,
+    /// Event files: NDJSON of FortiSIEM attributes or Windows event JSON, detected per line.
+    /// Standard input when none is given, or for `-`.
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// How far, in seconds of event time, a match may arrive behind the newest match of its
+    /// group and still count.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    lateness: u32,
+    /// Events per call into a rule.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    batch_size: usize,
+    /// Write late matches here as JSON lines, instead of naming each on stderr.
+    #[arg(long, value_name = "FILE")]
+    late: Option<PathBuf>,
+    /// Tenant of events that name none.
+    #[arg(long, value_name = "NAME")]
+    tenant: Option<String>,
+    /// Take each event's tenant from this attribute.
+    #[arg(long, value_name = "ATTRIBUTE")]
+    tenant_field: Option<String>,
+    /// Take each event's time from this attribute instead of the format's time field.
+    #[arg(long, value_name = "ATTRIBUTE")]
+    time_field: Option<String>,
+    /// An extra mapping table (TOML) for a JSON format; may be repeated. See `host/mappings/`.
+    #[arg(long, value_name = "FILE")]
+    mapping: Vec<PathBuf>,
+}
+
+/// What the run counted and rejected, for the summary and the exit code.
+#[derive(Default)]
+struct Tally {
+    lines_rejected: u64,
+    files_failed: u64,
+    rules_rejected: u64,
+    rule_failures: u64,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let engine = new_engine()?;
+    let mut tally = Tally::default();
+    let rules = load_rules(&engine, &args.rules, &mut tally);
+    let mut normalizer = Normalizer::new(read_mappings(&args.mapping)?, normalize_settings(&args))?;
+    let settings = Settings {
+        lateness_ms: i64::from(args.lateness) * 1000,
+        batch_size: args.batch_size,
+    };
+    let mut runtime = Runtime::new(rules.rules, settings);
+    let mut late_sink = LateSink::open(args.late.as_deref())?;
+    let mut out = BufWriter::new(io::stdout().lock());
+
+    let files = if args.files.is_empty() {
+        vec![PathBuf::from(STDIN_NAME)]
+    } else {
+        args.files.clone()
+    };
+    let mut closed_pipe = false;
+    for file in &files {
+        read_file(file, &mut normalizer, &mut runtime, &mut tally);
+        if !emit(&mut runtime, &mut out, &mut late_sink, &mut tally)? {
+            closed_pipe = true;
+            break;
+        }
+    }
+    if !closed_pipe {
+        runtime.finish();
+        emit(&mut runtime, &mut out, &mut late_sink, &mut tally)?;
+    }
+    summarize(&runtime, &tally);
+    let clean = tally.lines_rejected + tally.files_failed + tally.rules_rejected == 0;
+    Ok(if clean { EXIT_OK } else { EXIT_PARTIAL })
+}
+
+fn load_rules(engine: &wasmtime::Engine, dir: &Path, tally: &mut Tally) -> RuleSet {
+    match load_dir(engine, dir) {
+        Ok(set) => {
+            for error in &set.errors {
+                eprintln!("vigil: rule rejected: {error}");
+            }
+            tally.rules_rejected += set.errors.len() as u64;
+            set
+        }
+        Err(error) => {
+            eprintln!("vigil: rules directory `{}`: {error}", dir.display());
+            tally.rules_rejected += 1;
+            RuleSet::default()
+        }
+    }
+}
+
+fn read_mappings(paths: &[PathBuf]) -> anyhow::Result<Vec<Mapping>> {
+    paths
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read mapping `{}`", path.display()))?;
+            Ok(Mapping::parse(&path.display().to_string(), &text)?)
+        })
+        .collect()
+}
+
+fn normalize_settings(args: &RunArgs) -> NormalizeSettings {
+    NormalizeSettings {
+        time_field: args.time_field.clone(),
+        tenant_field: args.tenant_field.clone(),
+        default_tenant: args.tenant.clone(),
+    }
+}
+
+/// Feeds one file's events to the runtime; reports bad lines and unreadable files.
+fn read_file(file: &Path, normalizer: &mut Normalizer, runtime: &mut Runtime, tally: &mut Tally) {
+    let name = file.display().to_string();
+    let mut sink = |line: Line| match line {
+        Line::Event(event) => runtime.push(event),
+        Line::Rejected(rejected) => {
+            tally.lines_rejected += 1;
+            eprintln!("vigil: line rejected: {rejected}");
+        }
+    };
+    let result = if name == STDIN_NAME {
+        input::read_lines(STDIN_NAME, io::stdin().lock(), normalizer, &mut sink)
+    } else {
+        File::open(file).and_then(|opened| {
+            input::read_lines(&name, BufReader::new(opened), normalizer, &mut sink)
+        })
+    };
+    if let Err(error) = result {
+        tally.files_failed += 1;
+        eprintln!("vigil: `{name}`: cannot read: {error}");
+    }
+}
+
+/// Writes the incidents closed so far and reports notices. Returns false when stdout closed.
+fn emit(
+    runtime: &mut Runtime,
+    out: &mut impl Write,
+    late_sink: &mut LateSink,
+    tally: &mut Tally,
+) -> anyhow::Result<bool> {
+    for notice in runtime.take_notices() {
+        if let Notice::RuleFailed { .. } = notice {
+            tally.rule_failures += 1;
+        }
+        late_sink.report(&notice)?;
+    }
+    let mut write_all = || -> io::Result<()> {
+        for incident in runtime.take_incidents() {
+            serde_json::to_writer(&mut *out, &incident.record())?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    };
+    match write_all() {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(error) => Err(error).context("cannot write incidents to stdout"),
+    }
+}
+
+/// Where notices go: stderr, except late events when `--late FILE` is given.
+struct LateSink {
+    file: Option<BufWriter<File>>,
+}
+
+impl LateSink {
+    fn open(path: Option<&Path>) -> anyhow::Result<Self> {
+        let file = match path {
+            Some(path) => {
+                Some(BufWriter::new(File::create(path).with_context(|| {
+                    format!("cannot create `{}`", path.display())
+                })?))
+            }
+            None => None,
+        };
+        Ok(LateSink { file })
+    }
+
+    fn report(&mut self, notice: &Notice) -> anyhow::Result<()> {
+        match (notice, self.file.as_mut()) {
+            (
+                Notice::LateMatch {
+                    tenant,
+                    rule,
+                    origin,
+                    time_ms,
+                },
+                Some(file),
+            ) => {
+                let record = serde_json::json!({
+                    "source": origin.source.as_ref(),
+                    "line": origin.position,
+                    "tenant": tenant,
+                    "rule": rule,
+                    "event_time": vigil::normalize::format_time(*time_ms),
+                });
+                writeln!(file, "{record}").context("cannot write late events")?;
+                file.flush().context("cannot write late events")?;
+            }
+            _ => eprintln!("vigil: {notice}"),
+        }
+        Ok(())
+    }
+}
+
+fn summarize(runtime: &Runtime, tally: &Tally) {
+    let totals = runtime.totals();
+    eprintln!(
+        "vigil: {} events read, {} lines rejected, {} events matched, {} incidents, {} late events; \
+         {} rules loaded, {} rejected; {} rule failures",
+        totals.events,
+        tally.lines_rejected,
+        totals.matched,
+        totals.incidents,
+        totals.late,
+        runtime.rules().len(),
+        tally.rules_rejected,
+        tally.rule_failures,
+    );
+}

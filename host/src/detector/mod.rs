@@ -1,0 +1,249 @@
+//! One rule running for one tenant: routing, matching in batches, each group's matches in
+//! event-time order, windows, triggers and incidents.
+
+mod caller;
+mod group;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::event::{Event, Origin, Value};
+use crate::incident::{Incident, group_key};
+use crate::notice::Notice;
+use crate::rule::wire::AggregateSpec;
+use crate::rule::{CallError, RuleComponent, RuleSpec};
+use caller::Caller;
+use group::{Group, GroupId, Pending};
+
+/// What a detector has done, for summaries and `--stats`.
+#[derive(Clone, Debug, Default)]
+pub struct DetectorStats {
+    /// Events routed to the rule.
+    pub events_seen: u64,
+    /// Events that matched a subpattern, late ones included.
+    pub matched: u64,
+    /// Matches that came later than the allowed lateness and were not counted in windows.
+    pub late: u64,
+    pub incidents: u64,
+    /// Failed calls: traps, limits, errors the rule returned.
+    pub failures: u64,
+    /// Time spent calling the rule.
+    pub call_time: Duration,
+}
+
+/// One rule of one tenant.
+pub struct Detector {
+    tenant: Arc<str>,
+    spec: Arc<RuleSpec>,
+    caller: Caller,
+    lateness_ms: i64,
+    aggregate_specs: Vec<Vec<AggregateSpec>>,
+    groups: HashMap<Box<[u8]>, Group>,
+    closed: Vec<Incident>,
+    sequence: u64,
+    stats: DetectorStats,
+}
+
+impl Detector {
+    pub fn new(tenant: Arc<str>, component: Arc<RuleComponent>, lateness_ms: i64) -> Self {
+        let spec = Arc::new(component.spec.clone());
+        let aggregate_specs = spec
+            .info
+            .subpatterns
+            .iter()
+            .map(|subpattern| subpattern.aggregates.clone())
+            .collect();
+        Detector {
+            tenant,
+            spec,
+            caller: Caller::new(component),
+            lateness_ms,
+            aggregate_specs,
+            groups: HashMap::new(),
+            closed: Vec::new(),
+            sequence: 0,
+            stats: DetectorStats::default(),
+        }
+    }
+
+    pub fn rule_id(&self) -> &str {
+        self.spec.id()
+    }
+
+    pub fn stats(&self) -> &DetectorStats {
+        &self.stats
+    }
+
+    /// Matches a batch of this tenant's events and applies what is ready. Returns the indices
+    /// of the events that matched.
+    pub fn observe(&mut self, events: &[&Event], notices: &mut Vec<Notice>) -> Vec<usize> {
+        let routed: Vec<&Event> = events
+            .iter()
+            .copied()
+            .filter(|event| self.spec.routes(event.event_type()))
+            .collect();
+        let positions: Vec<usize> = (0..events.len())
+            .filter(|&i| self.spec.routes(events[i].event_type()))
+            .collect();
+        if routed.is_empty() {
+            return Vec::new();
+        }
+        self.stats.events_seen += routed.len() as u64;
+        let started = Instant::now();
+        let hits = self.match_isolating_failures(&routed, notices);
+        self.stats.call_time += started.elapsed();
+
+        let mut matched = Vec::with_capacity(hits.len());
+        for (position, subpattern) in hits {
+            if matched.last() != Some(&positions[position]) {
+                self.stats.matched += 1;
+                matched.push(positions[position]);
+            }
+            self.accept(routed[position], subpattern, notices);
+        }
+        matched
+    }
+
+    /// Matches `events`; when a call fails, splits the batch to find the events that make it
+    /// fail, so that every other event is still evaluated. Returns (position, subpattern).
+    fn match_isolating_failures(
+        &mut self,
+        events: &[&Event],
+        notices: &mut Vec<Notice>,
+    ) -> Vec<(usize, u32)> {
+        let mut hits = Vec::new();
+        let mut stack = vec![(0usize, events.len())];
+        while let Some((start, end)) = stack.pop() {
+            match self.caller.match_events(&events[start..end]) {
+                Ok(found) => hits.extend(
+                    found
+                        .iter()
+                        .map(|hit| (start + hit.event as usize, hit.subpattern)),
+                ),
+                Err(error) => {
+                    self.stats.failures += 1;
+                    if end - start == 1 {
+                        notices.push(self.failure(Some(events[start].origin.clone()), &error));
+                    } else {
+                        let middle = start + (end - start) / 2;
+                        stack.push((middle, end));
+                        stack.push((start, middle));
+                    }
+                }
+            }
+        }
+        hits.sort_unstable();
+        hits
+    }
+
+    fn failure(&self, origin: Option<Origin>, error: &CallError) -> Notice {
+        Notice::RuleFailed {
+            tenant: self.tenant.to_string(),
+            rule: self.spec.id().to_string(),
+            origin,
+            cause: error.to_string(),
+        }
+    }
+
+    /// Puts a match in its group's queue (or reports it late), then applies what is ready.
+    fn accept(&mut self, event: &Event, subpattern: u32, notices: &mut Vec<Notice>) {
+        let declared = &self.spec.info.subpatterns[subpattern as usize];
+        let values: Vec<Value> = declared
+            .group_by
+            .iter()
+            .map(|name| event.get(name).clone())
+            .collect();
+        let key = group_key(&values);
+        let group = self.groups.entry(key.clone()).or_insert_with(|| {
+            let id = GroupId {
+                tenant: self.tenant.clone(),
+                rule: self.spec.clone(),
+                key,
+                values,
+            };
+            Group::new(id, event.time_ms)
+        });
+        if group.is_late(event.time_ms, self.lateness_ms) {
+            self.stats.late += 1;
+            notices.push(Notice::LateMatch {
+                tenant: self.tenant.to_string(),
+                rule: self.spec.id().to_string(),
+                origin: event.origin.clone(),
+                time_ms: event.time_ms,
+            });
+            return;
+        }
+        let aggregate_values = declared
+            .aggregates
+            .iter()
+            .map(|spec| {
+                spec.attribute
+                    .as_deref()
+                    .map_or(Value::Null, |name| event.get(name).clone())
+            })
+            .collect();
+        self.sequence += 1;
+        group.enqueue(Pending {
+            time_ms: event.time_ms,
+            sequence: self.sequence,
+            subpattern,
+            values: aggregate_values,
+        });
+        let key = group.id.key.clone();
+        self.apply_ready(&key, Some(self.lateness_ms), notices);
+    }
+
+    /// Applies the group's ready matches in event-time order and closes its incident once final.
+    fn apply_ready(&mut self, key: &[u8], lateness_ms: Option<i64>, notices: &mut Vec<Notice>) {
+        let Some(group) = self.groups.get_mut(key) else {
+            return;
+        };
+        while let Some(pending) = group.next_ready(lateness_ms) {
+            let (time_ms, subpattern) = (pending.time_ms, pending.subpattern as usize);
+            let aggregates = group
+                .add_to_window(pending)
+                .aggregates(&self.aggregate_specs);
+            let holds = match self.caller.aggregate(&aggregates) {
+                Ok(holds) => holds,
+                Err(error) => {
+                    self.stats.failures += 1;
+                    notices.push(Notice::RuleFailed {
+                        tenant: self.tenant.to_string(),
+                        rule: self.spec.id().to_string(),
+                        origin: None,
+                        cause: format!("`aggregate` {error}"),
+                    });
+                    false
+                }
+            };
+            if holds && group.trigger(time_ms, subpattern, &mut self.closed) {
+                self.stats.incidents += 1;
+            }
+        }
+        group.close_if_final(lateness_ms, &mut self.closed);
+        if let Some(lateness_ms) = lateness_ms {
+            group.trim(lateness_ms);
+        }
+    }
+
+    /// Applies everything and closes every incident: the input has ended.
+    pub fn finish(&mut self, notices: &mut Vec<Notice>) {
+        let mut keys: Vec<Box<[u8]>> = self.groups.keys().cloned().collect();
+        keys.sort();
+        for key in keys {
+            self.apply_ready(&key, None, notices);
+        }
+        self.groups.clear();
+    }
+
+    /// Incidents closed since the last call.
+    pub fn take_closed(&mut self) -> Vec<Incident> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Incidents still open, as they stand.
+    pub fn open_incidents(&self) -> impl Iterator<Item = &Incident> {
+        self.groups.values().filter_map(Group::open_incident)
+    }
+}

@@ -1,0 +1,200 @@
+//! Loading a rule component: read, check that it is a component of the rule world, compile
+//! once, link, and read its declaration.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker};
+
+use super::bindings::DetectionRulePre;
+use super::instance::RuleInstance;
+use super::spec::{RuleSpec, SpecError};
+use crate::sandbox::{ImportError, RuleState, check_imports};
+
+/// Versions of the `vigil:rule` package this host loads.
+pub const CONTRACT_VERSIONS: &[&str] = &["0.1.0"];
+
+const RULE_INTERFACE: &str = "vigil:rule/rule@";
+
+/// Why a file could not be loaded as a rule. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("`{path}`: cannot read: {cause}")]
+    Read {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    #[error("`{path}`: not a WebAssembly file")]
+    NotWasm { path: PathBuf },
+    #[error(
+        "`{path}`: a core WebAssembly module, not a component (build rules for `wasm32-wasip2`)"
+    )]
+    CoreModule { path: PathBuf },
+    #[error("`{path}`: does not compile: {cause:#}")]
+    Compile { path: PathBuf, cause: anyhow::Error },
+    #[error("`{path}`: {cause}")]
+    Import { path: PathBuf, cause: ImportError },
+    #[error("`{path}`: not a Vigil rule: it exports {exports}, not `vigil:rule/rule`")]
+    WrongWorld { path: PathBuf, exports: String },
+    #[error("`{path}`: built for contract {version}; this host loads {supported}")]
+    UnsupportedContract {
+        path: PathBuf,
+        version: String,
+        supported: String,
+    },
+    #[error("`{path}`: cannot be instantiated: {cause:#}")]
+    Instantiate { path: PathBuf, cause: anyhow::Error },
+    #[error("`{path}`: `describe` failed: {cause:#}")]
+    Describe { path: PathBuf, cause: anyhow::Error },
+    #[error("`{path}`: rule `{rule}` is already loaded from another file")]
+    DuplicateId { path: PathBuf, rule: String },
+    #[error("`{path}`: rule `{rule}` {cause}")]
+    Spec {
+        path: PathBuf,
+        rule: String,
+        cause: SpecError,
+    },
+}
+
+/// A compiled, linked and checked rule component, ready to instantiate.
+pub struct RuleComponent {
+    pub path: PathBuf,
+    pub spec: RuleSpec,
+    /// The `vigil:rule` version the component was built against.
+    pub contract_version: String,
+    /// SHA-256 of the component file, hex.
+    pub digest: String,
+    pub size: u64,
+    pub imports: Vec<String>,
+    pre: DetectionRulePre<RuleState>,
+}
+
+impl RuleComponent {
+    /// Loads the component at `path`.
+    pub fn load(engine: &Engine, path: &Path) -> Result<RuleComponent, LoadError> {
+        let bytes = std::fs::read(path).map_err(|cause| LoadError::Read {
+            path: path.to_path_buf(),
+            cause,
+        })?;
+        Self::from_bytes(engine, path, &bytes)
+    }
+
+    /// Loads a component from its bytes; `path` names it in errors.
+    pub fn from_bytes(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Self, LoadError> {
+        let path_buf = || path.to_path_buf();
+        check_header(path, bytes)?;
+        let component = Component::new(engine, bytes).map_err(|cause| LoadError::Compile {
+            path: path_buf(),
+            cause: cause.into(),
+        })?;
+        let imports = check_imports(engine, &component).map_err(|cause| LoadError::Import {
+            path: path_buf(),
+            cause,
+        })?;
+        let contract_version = contract_version(engine, &component, path)?;
+        let pre = link(engine, &component).map_err(|cause| LoadError::Instantiate {
+            path: path_buf(),
+            cause,
+        })?;
+        let spec = read_spec(&pre, path)?;
+        Ok(RuleComponent {
+            path: path_buf(),
+            spec,
+            contract_version,
+            digest: hex(&Sha256::digest(bytes)),
+            size: bytes.len() as u64,
+            imports,
+            pre,
+        })
+    }
+
+    /// A fresh instance, with its own store.
+    pub fn instantiate(&self) -> anyhow::Result<RuleInstance> {
+        RuleInstance::new(&self.pre)
+    }
+}
+
+/// Instantiates once to read and check the declaration.
+fn read_spec(pre: &DetectionRulePre<RuleState>, path: &Path) -> Result<RuleSpec, LoadError> {
+    let path = || path.to_path_buf();
+    let mut instance = RuleInstance::new(pre).map_err(|cause| LoadError::Instantiate {
+        path: path(),
+        cause,
+    })?;
+    let info = instance.describe().map_err(|cause| LoadError::Describe {
+        path: path(),
+        cause,
+    })?;
+    let rule = info.metadata.id.clone();
+    RuleSpec::new(info).map_err(|cause| LoadError::Spec {
+        path: path(),
+        rule,
+        cause,
+    })
+}
+
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(LoadError::NotWasm {
+            path: path.to_path_buf(),
+        });
+    }
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        return Err(LoadError::CoreModule {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// The `vigil:rule` version the component exports, if it exports a supported one.
+fn contract_version(
+    engine: &Engine,
+    component: &Component,
+    path: &Path,
+) -> Result<String, LoadError> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let Some(version) = exports
+        .iter()
+        .find_map(|name| name.strip_prefix(RULE_INTERFACE))
+    else {
+        let exports = match exports.is_empty() {
+            true => "nothing".to_string(),
+            false => exports
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        return Err(LoadError::WrongWorld {
+            path: path.to_path_buf(),
+            exports,
+        });
+    };
+    if !CONTRACT_VERSIONS.contains(&version) {
+        return Err(LoadError::UnsupportedContract {
+            path: path.to_path_buf(),
+            version: version.to_string(),
+            supported: CONTRACT_VERSIONS.join(", "),
+        });
+    }
+    Ok(version.to_string())
+}
+
+fn link(engine: &Engine, component: &Component) -> anyhow::Result<DetectionRulePre<RuleState>> {
+    let mut linker = Linker::<RuleState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    let pre = linker.instantiate_pre(component)?;
+    Ok(DetectionRulePre::new(pre)?)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

@@ -1,0 +1,16 @@
+//! Rule components: loading and checking them, their declarations, and calling them.
+
+mod batch;
+mod bindings;
+mod component;
+mod directory;
+mod instance;
+mod spec;
+
+pub use batch::BatchEncoder;
+pub(crate) use batch::encode_value;
+pub use bindings::wire;
+pub use component::{CONTRACT_VERSIONS, LoadError, RuleComponent};
+pub use directory::{RuleSet, load_dir};
+pub use instance::{CallError, RuleInstance};
+pub use spec::{RuleSpec, SpecError};

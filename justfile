@@ -1,0 +1,51 @@
+# Vigil's tasks. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Where `build` leaves every rule component.
+rules_dir := "target/rules"
+# Rust rule crates built into components.
+rust_rules := "paexec"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what building and testing need: the wasm32-wasip2 target.
+setup:
+    rustup target add wasm32-wasip2
+
+# Build `target/release/vigil` and every rule component into target/rules/.
+build: build-rules
+    cargo build --release -p vigil
+    @echo "built target/release/vigil and {{rules_dir}}/"
+
+# Build every rule component into target/rules/<name>.wasm.
+build-rules: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    packages=()
+    for rule in {{rust_rules}}; do packages+=(-p "$rule"); done
+    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true \
+        cargo build --release --target wasm32-wasip2 "${packages[@]}"
+    mkdir -p {{rules_dir}}
+    for rule in {{rust_rules}}; do
+        cp "target/wasm32-wasip2/release/$rule.wasm" "{{rules_dir}}/$rule.wasm"
+    done
+
+# The demo: every rule over the sample events in examples/.
+run: build
+    target/release/vigil run --rules {{rules_dir}} examples/events.jsonl
+
+# Every test of the workspace.
+test: setup
+    cargo test --workspace
+
+# Benchmarks: the match path through a component against the same predicate native.
+bench: setup
+    cargo bench -p vigil --bench match_path
+
+# Formatting and lints.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
