@@ -1,0 +1,8 @@
+//! Vigil's integration tests: real rule components, real Windows events, incidents out.
+//!
+//! One binary for the whole workspace (link time matters); a module per feature.
+
+mod cli;
+mod paexec;
+mod support;
+mod windows;
