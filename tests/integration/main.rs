@@ -4,5 +4,6 @@
 
 mod cli;
 mod paexec;
+mod sandbox;
 mod support;
 mod windows;
