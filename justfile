@@ -41,9 +41,11 @@ run: build
 test: setup
     cargo test --workspace
 
-# Benchmarks: the match path through a component against the same predicate native.
+# Benchmarks: the match path through a component against the same predicate native, and
+# what the sandbox's limits cost on it.
 bench: setup
     cargo bench -p vigil --bench match_path
+    cargo bench -p vigil --bench limits
 
 # Formatting and lints.
 lint:

@@ -4,8 +4,9 @@
 //! into flat [`event::Event`]s, the [`runtime`] routes each tenant's events in batches to its
 //! [`detector`]s, which call the [`rule`] components, order matches by event time, keep a
 //! [`window`] per group and open [`incident`]s. Around it, the [`sandbox`] owns the engine and
-//! what a rule may touch, and [`notice`] carries what a run reports besides incidents.
+//! what a rule may touch and its limits, [`config`] reads the tenants file, and [`notice`] carries what a run reports besides incidents.
 
+pub mod config;
 pub mod detector;
 pub mod event;
 pub mod incident;

@@ -1,4 +1,5 @@
-//! Things a run reports besides incidents: late events and rule failures. None stops a run.
+//! Things a run reports besides incidents: late events, rule failures and the events that
+//! caused them, quarantines, and events of no tenant. None stops a run.
 
 use std::fmt;
 
@@ -22,6 +23,45 @@ pub enum Notice {
         origin: Option<Origin>,
         cause: String,
     },
+    /// A call into a rule failed on this one event alone (a poison event): every other event
+    /// of its batch was evaluated.
+    Poison(Box<PoisonEvent>),
+    /// A rule failed on so many parts of one batch that the host stopped looking for the
+    /// events that caused it; `skipped` events of the batch were not evaluated by the rule.
+    Abandoned {
+        tenant: String,
+        rule: String,
+        skipped: u64,
+        cause: String,
+    },
+    /// A rule failed in `failed_batches` consecutive batches and skips the next `batches`.
+    Quarantined {
+        tenant: String,
+        rule: String,
+        failed_batches: u32,
+        batches: u32,
+        cause: String,
+    },
+    /// At the end of a run: what quarantine cost a rule.
+    QuarantineTotal {
+        tenant: String,
+        rule: String,
+        quarantines: u32,
+        skipped: u64,
+    },
+    /// An event that belongs to no configured tenant; no rule evaluates it.
+    NoTenant { origin: Origin, tenant: String },
+}
+
+/// The event a rule failed on, with everything a user needs to find and replay it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoisonEvent {
+    pub tenant: String,
+    pub rule: String,
+    pub origin: Origin,
+    pub cause: String,
+    /// The event's attributes as the rule's tenant saw them, in the event's order.
+    pub attributes: Vec<(String, serde_json::Value)>,
 }
 
 impl fmt::Display for Notice {
@@ -57,6 +97,51 @@ impl fmt::Display for Notice {
             } => {
                 write!(f, "rule `{rule}` of tenant `{tenant}` failed: {cause}")
             }
+            Notice::Poison(poison) => write!(
+                f,
+                "{}: poison event: rule `{}` of tenant `{}` {}; every other event was evaluated",
+                poison.origin, poison.rule, poison.tenant, poison.cause
+            ),
+            Notice::Abandoned {
+                tenant,
+                rule,
+                skipped,
+                cause,
+            } => write!(
+                f,
+                "rule `{rule}` of tenant `{tenant}` {cause} on most of a batch; {skipped} events \
+                 of it were not evaluated by this rule"
+            ),
+            Notice::Quarantined {
+                tenant,
+                rule,
+                failed_batches,
+                batches,
+                cause,
+            } => write!(
+                f,
+                "rule `{rule}` of tenant `{tenant}` is quarantined for the next {batches} batches \
+                 after failing in {failed_batches} batches in a row (last: {cause})"
+            ),
+            Notice::QuarantineTotal {
+                tenant,
+                rule,
+                quarantines,
+                skipped,
+            } => write!(
+                f,
+                "rule `{rule}` of tenant `{tenant}` was quarantined {quarantines} times; it \
+                 skipped {skipped} events"
+            ),
+            Notice::NoTenant { origin, tenant } if tenant.is_empty() => write!(
+                f,
+                "{origin}: event names no tenant; no rule evaluated it"
+            ),
+            Notice::NoTenant { origin, tenant } => write!(
+                f,
+                "{origin}: event of tenant `{tenant}`, which is not configured; no rule \
+                 evaluated it"
+            ),
         }
     }
 }

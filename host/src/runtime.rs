@@ -9,6 +9,7 @@ use crate::event::Event;
 use crate::incident::Incident;
 use crate::notice::Notice;
 use crate::rule::RuleComponent;
+use crate::sandbox::Limits;
 
 /// How the runtime batches and orders events.
 #[derive(Clone, Debug)]
@@ -17,6 +18,8 @@ pub struct Settings {
     pub lateness_ms: i64,
     /// Events per call into a rule.
     pub batch_size: usize,
+    /// Limits of every tenant's rule instances, unless its [`TenantPlan`] sets its own.
+    pub limits: Limits,
 }
 
 impl Default for Settings {
@@ -24,6 +27,7 @@ impl Default for Settings {
         Settings {
             lateness_ms: 60_000,
             batch_size: 256,
+            limits: Limits::default(),
         }
     }
 }
@@ -37,6 +41,19 @@ pub struct Totals {
     /// Events that matched at least one rule.
     pub matched: u64,
     pub incidents: u64,
+    /// Events that belong to no configured tenant; no rule evaluated them.
+    pub no_tenant: u64,
+    /// Events a rule did not evaluate because it was quarantined or failed on most of a batch
+    /// (counted once per rule).
+    pub skipped: u64,
+}
+
+/// A configured tenant: its rules and their limits. Rules shared by several tenants are one
+/// compiled component, instantiated per tenant.
+#[derive(Clone)]
+pub struct TenantPlan {
+    pub rules: Vec<Arc<RuleComponent>>,
+    pub limits: Limits,
 }
 
 /// One tenant's detectors, one per rule.
@@ -50,6 +67,8 @@ pub struct Runtime {
     rules: Vec<Arc<RuleComponent>>,
     settings: Settings,
     tenants: BTreeMap<Arc<str>, Tenant>,
+    /// When set, only these tenants run; events of any other are reported.
+    plans: Option<BTreeMap<Arc<str>, TenantPlan>>,
     buffered: Vec<Event>,
     notices: Vec<Notice>,
     incidents: Vec<Incident>,
@@ -62,10 +81,26 @@ impl Runtime {
             rules,
             settings,
             tenants: BTreeMap::new(),
+            plans: None,
             buffered: Vec::new(),
             notices: Vec::new(),
             incidents: Vec::new(),
             totals: Totals::default(),
+        }
+    }
+
+    /// A runtime for configured tenants only, each with its own rules and limits. Events of
+    /// any other tenant are counted and reported, never evaluated.
+    pub fn with_tenants(plans: BTreeMap<Arc<str>, TenantPlan>, settings: Settings) -> Self {
+        let mut rules: Vec<Arc<RuleComponent>> = Vec::new();
+        for rule in plans.values().flat_map(|plan| &plan.rules) {
+            if !rules.iter().any(|known| Arc::ptr_eq(known, rule)) {
+                rules.push(rule.clone());
+            }
+        }
+        Runtime {
+            plans: Some(plans),
+            ..Runtime::new(rules, settings)
         }
     }
 
@@ -90,6 +125,16 @@ impl Runtime {
         self.totals.events += events.len() as u64;
         let mut by_tenant: BTreeMap<Arc<str>, Vec<&Event>> = BTreeMap::new();
         for event in &events {
+            if let Some(plans) = &self.plans
+                && !plans.contains_key(&event.tenant)
+            {
+                self.totals.no_tenant += 1;
+                self.notices.push(Notice::NoTenant {
+                    origin: event.origin.clone(),
+                    tenant: event.tenant.to_string(),
+                });
+                continue;
+            }
             by_tenant
                 .entry(event.tenant.clone())
                 .or_default()
@@ -112,11 +157,17 @@ impl Runtime {
     }
 
     fn process_tenant(&mut self, name: Arc<str>, events: &[&Event]) {
-        let (rules, lateness_ms) = (&self.rules, self.settings.lateness_ms);
+        let lateness_ms = self.settings.lateness_ms;
+        let (rules, limits) = match self.plans.as_ref().and_then(|plans| plans.get(&name)) {
+            Some(plan) => (&plan.rules, &plan.limits),
+            None => (&self.rules, &self.settings.limits),
+        };
         let tenant = self.tenants.entry(name.clone()).or_insert_with(|| Tenant {
             detectors: rules
                 .iter()
-                .map(|rule| Detector::new(name.clone(), rule.clone(), lateness_ms))
+                .map(|rule| {
+                    Detector::with_limits(name.clone(), rule.clone(), lateness_ms, limits.clone())
+                })
                 .collect(),
         });
         let mut matched = vec![false; events.len()];
@@ -143,9 +194,10 @@ impl Runtime {
     }
 
     pub fn totals(&self) -> Totals {
-        let late = self.tenants.values().flat_map(|tenant| &tenant.detectors);
+        let detectors = || self.tenants.values().flat_map(|tenant| &tenant.detectors);
         Totals {
-            late: late.map(|detector| detector.stats().late).sum(),
+            late: detectors().map(|detector| detector.stats().late).sum(),
+            skipped: detectors().map(|detector| detector.stats().skipped).sum(),
             ..self.totals.clone()
         }
     }

@@ -11,7 +11,7 @@ use crate::support::{data, paexec, read_events, run_every_path};
 const RULE_ID: &str = "PH_Rule_SIGMA_1871";
 
 /// One expected incident: host, service, image path, count, first and last event time.
-type Expected = (
+pub(crate) type Expected = (
     &'static str,
     &'static str,
     &'static str,
@@ -23,7 +23,7 @@ type Expected = (
 /// Worked out by hand from derived_paexec_7045.jsonl: the lines whose provenance says the
 /// case-sensitive FortiSIEM query matches, grouped by (host, image path, service) and joined
 /// when less than 300 s after the incident's last event.
-const DERIVED_INCIDENTS: &[Expected] = &[
+pub(crate) const DERIVED_INCIDENTS: &[Expected] = &[
     (
         "fs02.offsec.lan",
         "PAExec-4312-ADMINWS01",

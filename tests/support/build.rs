@@ -8,7 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Guest crates built for the tests: (package, constant name).
-const GUESTS: &[(&str, &str)] = &[("paexec", "PAEXEC")];
+const GUESTS: &[(&str, &str)] = &[
+    ("paexec", "PAEXEC"),
+    // The hostile-rule suite of the sandbox tests (rules/hostile/).
+    ("hostile-command", "HOSTILE_COMMAND"),
+    ("hostile-describe", "HOSTILE_DESCRIBE"),
+    ("hostile-fs", "HOSTILE_FS"),
+    ("hostile-hits", "HOSTILE_HITS"),
+    ("hostile-loop", "HOSTILE_LOOP"),
+    ("hostile-memory", "HOSTILE_MEMORY"),
+    ("hostile-net", "HOSTILE_NET"),
+    ("hostile-panic", "HOSTILE_PANIC"),
+    ("hostile-recursion", "HOSTILE_RECURSION"),
+    ("hostile-snoop", "HOSTILE_SNOOP"),
+];
 
 fn main() {
     let workspace = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
@@ -26,7 +39,7 @@ fn main() {
     for (package, constant) in GUESTS {
         let path = target_dir
             .join("wasm32-wasip2/release")
-            .join(format!("{package}.wasm"));
+            .join(format!("{}.wasm", package.replace('-', "_")));
         assert!(
             path.exists(),
             "guest `{package}` was not built at {}",

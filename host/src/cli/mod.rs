@@ -2,6 +2,7 @@
 
 mod rule_info;
 mod run;
+mod tenants;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,10 @@ pub const EXIT_PARTIAL: u8 = 1;
 pub const EXIT_FAILURE: u8 = 2;
 
 const EXIT_CODES: &str = "\
+Rules run sandboxed: no files, network, environment, clocks or randomness; CPU time and memory
+are limited per call and instance, and a failing rule never stops the others (`vigil run --help`
+lists the limits and their defaults).
+
 Exit codes:
   0  everything ran; no line, file or rule was rejected
   1  the run finished, but some lines, files or rules were rejected (each named on stderr)
@@ -35,6 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run rules over event files (or stdin) and print incidents as JSON lines.
+    #[command(after_help = tenants::run_help())]
     Run(run::RunArgs),
     /// Inspect rule components.
     #[command(subcommand)]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use vigil::config::Config;
 use vigil::input::{self, Line, STDIN_NAME};
 use vigil::normalize::{Mapping, Normalizer, Settings as NormalizeSettings};
 use vigil::notice::Notice;
@@ -13,13 +14,22 @@ use vigil::rule::{RuleSet, load_dir};
 use vigil::runtime::{Runtime, Settings};
 use vigil::sandbox::new_engine;
 
+use super::tenants::{self, PoisonSink};
 use super::{EXIT_OK, EXIT_PARTIAL};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Directory of rule components (`*.wasm`).
-    #[arg(long, value_name = "DIR")]
-    rules: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "config")]
+    rules: Option<PathBuf>,
+    /// Tenants file (TOML): each tenant's rules, where its events come from, its limits. Without
+    /// it, every event's tenant runs every rule of `--rules` under the default limits.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["rules", "tenant", "tenant_field"])]
+    config: Option<PathBuf>,
+    /// Write poison events (the event a rule failed on, with its attributes) here as JSON
+    /// lines, instead of naming each on stderr.
+    #[arg(long, value_name = "FILE")]
+    poison: Option<PathBuf>,
     /// Event files: NDJSON of FortiSIEM attributes or Windows event JSON, detected per line.
     /// Standard input when none is given, or for `-`.
     #[arg(value_name = "FILE")]
@@ -60,24 +70,34 @@ struct Tally {
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let engine = new_engine()?;
     let mut tally = Tally::default();
-    let rules = load_rules(&engine, &args.rules, &mut tally);
+    let config = args.config.as_deref().map(Config::load).transpose()?;
     let mut normalizer = Normalizer::new(read_mappings(&args.mapping)?, normalize_settings(&args))?;
     let settings = Settings {
         lateness_ms: i64::from(args.lateness) * 1000,
         batch_size: args.batch_size,
+        ..Settings::default()
     };
-    let mut runtime = Runtime::new(rules.rules, settings);
+    let mut runtime = match (&config, &args.rules) {
+        (Some(config), _) => {
+            let plans = tenants::plan(&engine, config, &mut tally.rules_rejected);
+            Runtime::with_tenants(plans, settings)
+        }
+        (None, Some(rules)) => Runtime::new(load_rules(&engine, rules, &mut tally).rules, settings),
+        (None, None) => anyhow::bail!("give `--rules DIR` or `--config FILE`"),
+    };
     let mut late_sink = LateSink::open(args.late.as_deref())?;
+    late_sink.poison = PoisonSink::open(args.poison.as_deref())?;
     let mut out = BufWriter::new(io::stdout().lock());
 
-    let files = if args.files.is_empty() {
-        vec![PathBuf::from(STDIN_NAME)]
-    } else {
-        args.files.clone()
+    let config_files = config.as_ref().map(Config::files).unwrap_or_default();
+    let files = match (args.files.is_empty(), config_files.is_empty()) {
+        (false, _) => args.files.clone(),
+        (true, false) => config_files,
+        (true, true) => vec![PathBuf::from(STDIN_NAME)],
     };
     let mut closed_pipe = false;
     for file in &files {
-        read_file(file, &mut normalizer, &mut runtime, &mut tally);
+        read_file(file, &mut normalizer, &mut runtime, &mut tally, config.as_ref());
         if !emit(&mut runtime, &mut out, &mut late_sink, &mut tally)? {
             closed_pipe = true;
             break;
@@ -128,11 +148,23 @@ fn normalize_settings(args: &RunArgs) -> NormalizeSettings {
     }
 }
 
-/// Feeds one file's events to the runtime; reports bad lines and unreadable files.
-fn read_file(file: &Path, normalizer: &mut Normalizer, runtime: &mut Runtime, tally: &mut Tally) {
+/// Feeds one file's events to the runtime, each assigned its tenant when a config is given;
+/// reports bad lines and unreadable files.
+fn read_file(
+    file: &Path,
+    normalizer: &mut Normalizer,
+    runtime: &mut Runtime,
+    tally: &mut Tally,
+    config: Option<&Config>,
+) {
     let name = file.display().to_string();
     let mut sink = |line: Line| match line {
-        Line::Event(event) => runtime.push(event),
+        Line::Event(mut event) => {
+            if let Some(config) = config {
+                config.assign(file, &mut event);
+            }
+            runtime.push(event)
+        }
         Line::Rejected(rejected) => {
             tally.lines_rejected += 1;
             eprintln!("vigil: line rejected: {rejected}");
@@ -159,7 +191,7 @@ fn emit(
     tally: &mut Tally,
 ) -> anyhow::Result<bool> {
     for notice in runtime.take_notices() {
-        if let Notice::RuleFailed { .. } = notice {
+        if let Notice::RuleFailed { .. } | Notice::Poison(_) | Notice::Abandoned { .. } = notice {
             tally.rule_failures += 1;
         }
         late_sink.report(&notice)?;
@@ -178,9 +210,11 @@ fn emit(
     }
 }
 
-/// Where notices go: stderr, except late events when `--late FILE` is given.
+/// Where notices go: stderr, except late events when `--late FILE` is given and poison
+/// events when `--poison FILE` is.
 struct LateSink {
     file: Option<BufWriter<File>>,
+    poison: PoisonSink,
 }
 
 impl LateSink {
@@ -193,11 +227,15 @@ impl LateSink {
             }
             None => None,
         };
-        Ok(LateSink { file })
+        let poison = PoisonSink::open(None)?;
+        Ok(LateSink { file, poison })
     }
 
     fn report(&mut self, notice: &Notice) -> anyhow::Result<()> {
-        match (notice, self.file.as_mut()) {
+        let Some(notice) = self.poison.report(notice.clone())? else {
+            return Ok(());
+        };
+        match (&notice, self.file.as_mut()) {
             (
                 Notice::LateMatch {
                     tenant,
@@ -227,7 +265,8 @@ fn summarize(runtime: &Runtime, tally: &Tally) {
     let totals = runtime.totals();
     eprintln!(
         "vigil: {} events read, {} lines rejected, {} events matched, {} incidents, {} late events; \
-         {} rules loaded, {} rejected; {} rule failures",
+         {} rules loaded, {} rejected; {} rule failures, {} events skipped by failing rules, \
+         {} events of no tenant",
         totals.events,
         tally.lines_rejected,
         totals.matched,
@@ -236,5 +275,7 @@ fn summarize(runtime: &Runtime, tally: &Tally) {
         runtime.rules().len(),
         tally.rules_rejected,
         tally.rule_failures,
+        totals.skipped,
+        totals.no_tenant,
     );
 }

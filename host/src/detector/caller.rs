@@ -5,10 +5,13 @@ use std::sync::Arc;
 use crate::event::Event;
 use crate::rule::wire::{EventBatch, Hit, WindowAggregates};
 use crate::rule::{BatchEncoder, CallError, RuleComponent, RuleInstance};
+use crate::sandbox::Limits;
 
 /// The calls into one rule instance, replaced after a trap.
 pub struct Caller {
     pub component: Arc<RuleComponent>,
+    tenant: Arc<str>,
+    limits: Limits,
     instance: Option<RuleInstance>,
     encoder: BatchEncoder,
     buffer: Vec<u8>,
@@ -19,7 +22,7 @@ impl Caller {
         if self.instance.is_none() {
             let instance = self
                 .component
-                .instantiate()
+                .instantiate_for(&self.tenant, &self.limits)
                 .map_err(|error| CallError::Trap(format!("cannot instantiate: {error:#}")))?;
             self.instance = Some(instance);
         }
@@ -48,6 +51,14 @@ impl Caller {
         self.buffer = batch.data;
         let hits = result.inspect_err(|error| self.forget_if_poisoned(error))?;
         let subpatterns = self.component.spec.info.subpatterns.len() as u32;
+        let most = events.len() * subpatterns as usize;
+        if hits.len() > most {
+            return Err(CallError::Oversized(format!(
+                "{} hits for a batch of {} events; at most {most} (one per event and subpattern)",
+                hits.len(),
+                events.len()
+            )));
+        }
         match hits
             .iter()
             .find(|hit| hit.event as usize >= events.len() || hit.subpattern >= subpatterns)
@@ -71,10 +82,12 @@ impl Caller {
 }
 
 impl Caller {
-    pub fn new(component: Arc<RuleComponent>) -> Self {
+    pub fn new(component: Arc<RuleComponent>, tenant: Arc<str>, limits: Limits) -> Self {
         let encoder = BatchEncoder::new(component.spec.inputs.clone());
         Caller {
             component,
+            tenant,
+            limits,
             instance: None,
             encoder,
             buffer: Vec::new(),

@@ -3,18 +3,21 @@
 
 mod caller;
 mod group;
+mod quarantine;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::event::{Event, Origin, Value};
+use crate::event::{Event, Value};
 use crate::incident::{Incident, group_key};
-use crate::notice::Notice;
+use crate::notice::{Notice, PoisonEvent};
 use crate::rule::wire::AggregateSpec;
 use crate::rule::{CallError, RuleComponent, RuleSpec};
+use crate::sandbox::Limits;
 use caller::Caller;
 use group::{Group, GroupId, Pending};
+use quarantine::Quarantine;
 
 /// What a detector has done, for summaries and `--stats`.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +31,11 @@ pub struct DetectorStats {
     pub incidents: u64,
     /// Failed calls: traps, limits, errors the rule returned.
     pub failures: u64,
+    /// Events routed to the rule that it did not evaluate: skipped while it was quarantined,
+    /// or left when the host stopped isolating failures in a batch.
+    pub skipped: u64,
+    /// Times the rule was quarantined.
+    pub quarantines: u32,
     /// Time spent calling the rule.
     pub call_time: Duration,
 }
@@ -43,10 +51,21 @@ pub struct Detector {
     closed: Vec<Incident>,
     sequence: u64,
     stats: DetectorStats,
+    quarantine: Quarantine,
 }
 
 impl Detector {
     pub fn new(tenant: Arc<str>, component: Arc<RuleComponent>, lateness_ms: i64) -> Self {
+        Self::with_limits(tenant, component, lateness_ms, Limits::default())
+    }
+
+    /// A detector whose rule instances run under `limits`.
+    pub fn with_limits(
+        tenant: Arc<str>,
+        component: Arc<RuleComponent>,
+        lateness_ms: i64,
+        limits: Limits,
+    ) -> Self {
         let spec = Arc::new(component.spec.clone());
         let aggregate_specs = spec
             .info
@@ -55,9 +74,10 @@ impl Detector {
             .map(|subpattern| subpattern.aggregates.clone())
             .collect();
         Detector {
-            tenant,
+            quarantine: Quarantine::new(&limits),
+            tenant: tenant.clone(),
             spec,
-            caller: Caller::new(component),
+            caller: Caller::new(component, tenant, limits),
             lateness_ms,
             aggregate_specs,
             groups: HashMap::new(),
@@ -90,9 +110,23 @@ impl Detector {
             return Vec::new();
         }
         self.stats.events_seen += routed.len() as u64;
+        if self.quarantine.skip_batch() {
+            self.stats.skipped += routed.len() as u64;
+            return Vec::new();
+        }
         let started = Instant::now();
-        let hits = self.match_isolating_failures(&routed, notices);
+        let (hits, last_failure) = self.match_isolating_failures(&routed, notices);
         self.stats.call_time += started.elapsed();
+        if let Some(batches) = self.quarantine.after_batch(last_failure.is_some()) {
+            self.stats.quarantines += 1;
+            notices.push(Notice::Quarantined {
+                tenant: self.tenant.to_string(),
+                rule: self.spec.id().to_string(),
+                failed_batches: self.quarantine.after(),
+                batches,
+                cause: last_failure.unwrap_or_default(),
+            });
+        }
 
         let mut matched = Vec::with_capacity(hits.len());
         for (position, subpattern) in hits {
@@ -106,44 +140,65 @@ impl Detector {
     }
 
     /// Matches `events`; when a call fails, splits the batch to find the events that make it
-    /// fail, so that every other event is still evaluated. Returns (position, subpattern).
+    /// fail, so that every other event is still evaluated. A rule that fails on every part
+    /// would cost two calls per event, so the search stops after a budget of failed calls and
+    /// the rest of the batch is counted as skipped. Returns (position, subpattern) and the
+    /// cause of the last failure, if any.
     fn match_isolating_failures(
         &mut self,
         events: &[&Event],
         notices: &mut Vec<Notice>,
-    ) -> Vec<(usize, u32)> {
+    ) -> (Vec<(usize, u32)>, Option<String>) {
+        let mut budget = failure_budget(events.len());
         let mut hits = Vec::new();
+        let mut last_failure = None;
         let mut stack = vec![(0usize, events.len())];
         while let Some((start, end)) = stack.pop() {
-            match self.caller.match_events(&events[start..end]) {
-                Ok(found) => hits.extend(
-                    found
-                        .iter()
-                        .map(|hit| (start + hit.event as usize, hit.subpattern)),
-                ),
-                Err(error) => {
-                    self.stats.failures += 1;
-                    if end - start == 1 {
-                        notices.push(self.failure(Some(events[start].origin.clone()), &error));
-                    } else {
-                        let middle = start + (end - start) / 2;
-                        stack.push((middle, end));
-                        stack.push((start, middle));
-                    }
+            let error = match self.caller.match_events(&events[start..end]) {
+                Ok(found) => {
+                    let found = found.iter().map(|hit| (start + hit.event as usize, hit.subpattern));
+                    hits.extend(found);
+                    continue;
                 }
+                Err(error) => error,
+            };
+            self.stats.failures += 1;
+            budget = budget.saturating_sub(1);
+            last_failure = Some(error.to_string());
+            if end - start == 1 {
+                notices.push(self.poison(events[start], &error));
+            } else if budget == 0 {
+                let skipped = (end - start) + stack.iter().map(|(s, e)| e - s).sum::<usize>();
+                self.stats.skipped += skipped as u64;
+                notices.push(Notice::Abandoned {
+                    tenant: self.tenant.to_string(),
+                    rule: self.spec.id().to_string(),
+                    skipped: skipped as u64,
+                    cause: error.to_string(),
+                });
+                break;
+            } else {
+                let middle = start + (end - start) / 2;
+                stack.push((middle, end));
+                stack.push((start, middle));
             }
         }
         hits.sort_unstable();
-        hits
+        (hits, last_failure)
     }
 
-    fn failure(&self, origin: Option<Origin>, error: &CallError) -> Notice {
-        Notice::RuleFailed {
+    fn poison(&self, event: &Event, error: &CallError) -> Notice {
+        let attributes = event
+            .attributes()
+            .map(|(name, value)| (name.to_string(), value.to_json()))
+            .collect();
+        Notice::Poison(Box::new(PoisonEvent {
             tenant: self.tenant.to_string(),
             rule: self.spec.id().to_string(),
-            origin,
+            origin: event.origin.clone(),
             cause: error.to_string(),
-        }
+            attributes,
+        }))
     }
 
     /// Puts a match in its group's queue (or reports it late), then applies what is ready.
@@ -227,8 +282,17 @@ impl Detector {
         }
     }
 
-    /// Applies everything and closes every incident: the input has ended.
+    /// Applies everything and closes every incident: the input has ended. Reports what
+    /// quarantine cost the rule, if it was ever quarantined.
     pub fn finish(&mut self, notices: &mut Vec<Notice>) {
+        if self.stats.quarantines > 0 {
+            notices.push(Notice::QuarantineTotal {
+                tenant: self.tenant.to_string(),
+                rule: self.spec.id().to_string(),
+                quarantines: self.stats.quarantines,
+                skipped: self.stats.skipped,
+            });
+        }
         let mut keys: Vec<Box<[u8]>> = self.groups.keys().cloned().collect();
         keys.sort();
         for key in keys {
@@ -246,4 +310,11 @@ impl Detector {
     pub fn open_incidents(&self) -> impl Iterator<Item = &Incident> {
         self.groups.values().filter_map(Group::open_incident)
     }
+}
+
+/// Failed calls allowed while isolating the failures of one batch: enough to find two poison
+/// events by bisection, with room to spare.
+fn failure_budget(events: usize) -> u32 {
+    let depth = usize::BITS - events.max(1).leading_zeros();
+    2 * depth + 4
 }

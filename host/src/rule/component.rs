@@ -9,9 +9,10 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 
 use super::bindings::DetectionRulePre;
-use super::instance::RuleInstance;
+use super::instance::{CallError, Label, RuleInstance};
 use super::spec::{RuleSpec, SpecError};
-use crate::sandbox::{ImportError, RuleState, check_imports};
+use super::wire::RuleInfo;
+use crate::sandbox::{ImportError, Limits, RuleState, check_imports};
 
 /// Versions of the `vigil:rule` package this host loads.
 pub const CONTRACT_VERSIONS: &[&str] = &["0.1.0"];
@@ -46,8 +47,8 @@ pub enum LoadError {
     },
     #[error("`{path}`: cannot be instantiated: {cause:#}")]
     Instantiate { path: PathBuf, cause: anyhow::Error },
-    #[error("`{path}`: `describe` failed: {cause:#}")]
-    Describe { path: PathBuf, cause: anyhow::Error },
+    #[error("`{path}`: `describe` {cause}")]
+    Describe { path: PathBuf, cause: CallError },
     #[error("`{path}`: rule `{rule}` is already loaded from another file")]
     DuplicateId { path: PathBuf, rule: String },
     #[error("`{path}`: rule `{rule}` {cause}")]
@@ -89,11 +90,13 @@ impl RuleComponent {
             path: path_buf(),
             cause: cause.into(),
         })?;
+        // The world first: a component that is no rule at all is named as such, whatever it
+        // imports.
+        let contract_version = contract_version(engine, &component, path)?;
         let imports = check_imports(engine, &component).map_err(|cause| LoadError::Import {
             path: path_buf(),
             cause,
         })?;
-        let contract_version = contract_version(engine, &component, path)?;
         let pre = link(engine, &component).map_err(|cause| LoadError::Instantiate {
             path: path_buf(),
             cause,
@@ -110,29 +113,87 @@ impl RuleComponent {
         })
     }
 
-    /// A fresh instance, with its own store.
+    /// A fresh instance under the default limits, with its own store.
     pub fn instantiate(&self) -> anyhow::Result<RuleInstance> {
-        RuleInstance::new(&self.pre)
+        self.instantiate_for("default", &Limits::default())
+    }
+
+    /// A fresh instance for `tenant`, under its limits, with its own store.
+    pub fn instantiate_for(&self, tenant: &str, limits: &Limits) -> anyhow::Result<RuleInstance> {
+        let label = Label {
+            rule: self.spec.id().into(),
+            tenant: tenant.into(),
+        };
+        RuleInstance::new(&self.pre, limits, label)
     }
 }
 
-/// Instantiates once to read and check the declaration.
+/// Instantiates once, under the default limits, to read and check the declaration.
 fn read_spec(pre: &DetectionRulePre<RuleState>, path: &Path) -> Result<RuleSpec, LoadError> {
     let path = || path.to_path_buf();
-    let mut instance = RuleInstance::new(pre).map_err(|cause| LoadError::Instantiate {
-        path: path(),
-        cause,
-    })?;
+    let limits = Limits::default();
+    let label = Label {
+        rule: path().display().to_string().into(),
+        tenant: "(loading)".into(),
+    };
+    let mut instance =
+        RuleInstance::new(pre, &limits, label).map_err(|cause| LoadError::Instantiate {
+            path: path(),
+            cause,
+        })?;
     let info = instance.describe().map_err(|cause| LoadError::Describe {
         path: path(),
         cause,
     })?;
+    let size = describe_size(&info);
+    if size > limits.describe_bytes {
+        return Err(LoadError::Describe {
+            path: path(),
+            cause: CallError::Oversized(format!(
+                "{size} bytes, more than the limit of {} bytes",
+                limits.describe_bytes
+            )),
+        });
+    }
     let rule = info.metadata.id.clone();
     RuleSpec::new(info).map_err(|cause| LoadError::Spec {
         path: path(),
         rule,
         cause,
     })
+}
+
+/// The bytes of text a declaration holds: every string and list element.
+fn describe_size(info: &RuleInfo) -> u64 {
+    let texts = |items: &[String]| items.iter().map(|item| item.len() as u64).sum::<u64>();
+    let metadata = &info.metadata;
+    let mut size = [
+        &metadata.id,
+        &metadata.name,
+        &metadata.description,
+        &metadata.category,
+        &metadata.remediation,
+        &metadata.data_source,
+        &metadata.version,
+    ]
+    .iter()
+    .map(|text| text.len() as u64)
+    .sum::<u64>();
+    size += texts(&metadata.tactics) + texts(&metadata.techniques);
+    for subpattern in &info.subpatterns {
+        size += (subpattern.name.len() + subpattern.query.len() + subpattern.constraint.len())
+            as u64;
+        size += texts(&subpattern.group_by) + texts(&subpattern.reads);
+        size += texts(&subpattern.event_types) + subpattern.aggregates.len() as u64;
+    }
+    size += texts(&info.relation.operands) + info.relation.combinators.len() as u64;
+    for join in &info.relation.joins {
+        size += (join.left.attribute.len() + join.right.attribute.len()) as u64;
+    }
+    for attribute in &info.incident_attributes {
+        size += (attribute.name.len() + attribute.source.attribute.len()) as u64;
+    }
+    size
 }
 
 fn check_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {

@@ -12,5 +12,5 @@ pub(crate) use batch::encode_value;
 pub use bindings::wire;
 pub use component::{CONTRACT_VERSIONS, LoadError, RuleComponent};
 pub use directory::{RuleSet, load_dir};
-pub use instance::{CallError, RuleInstance};
+pub use instance::{CallError, Label, RuleInstance};
 pub use spec::{RuleSpec, SpecError};

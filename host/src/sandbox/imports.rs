@@ -17,23 +17,31 @@ const GRANTED: &[&str] = &[
 ];
 
 #[derive(Debug, thiserror::Error)]
-#[error("imports `{import}`, which a rule may not use (a rule gets only the rule contract)")]
+#[error("imports {}, which a rule may not use (a rule gets only the rule contract)", quoted(.imports))]
 pub struct ImportError {
-    pub import: String,
+    /// Every refused import, in the component's order.
+    pub imports: Vec<String>,
 }
 
-/// Refuses a component that imports anything beyond [`GRANTED`].
+fn quoted(imports: &[String]) -> String {
+    let quoted: Vec<String> = imports.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(", ")
+}
+
+/// Refuses a component that imports anything beyond [`GRANTED`], naming every such import.
 pub fn check_imports(engine: &Engine, component: &Component) -> Result<Vec<String>, ImportError> {
     let mut names = Vec::new();
+    let mut refused = Vec::new();
     for (name, item) in component.component_type().imports(engine) {
         let allowed = matches!(item.ty, ComponentItem::ComponentInstance(_))
             && GRANTED.iter().any(|prefix| name.starts_with(prefix));
-        if !allowed {
-            return Err(ImportError {
-                import: name.to_string(),
-            });
+        match allowed {
+            true => names.push(name.to_string()),
+            false => refused.push(name.to_string()),
         }
-        names.push(name.to_string());
     }
-    Ok(names)
+    match refused.is_empty() {
+        true => Ok(names),
+        false => Err(ImportError { imports: refused }),
+    }
 }

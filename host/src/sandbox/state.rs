@@ -1,4 +1,5 @@
-//! The per-instance store data: a WASI context that grants nothing real.
+//! The per-instance store data: a WASI context that grants nothing real, the limiter, and the
+//! bounded output streams.
 
 use std::time::Duration;
 
@@ -7,17 +8,25 @@ use wasmtime_wasi::{
     Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView,
 };
 
+use super::limits::{Limiter, Limits};
+use super::output::BoundedOutput;
+
 /// What a rule instance's store holds.
 pub struct RuleState {
     wasi: WasiCtx,
     table: ResourceTable,
+    pub limiter: Limiter,
+    pub stdout: BoundedOutput,
+    pub stderr: BoundedOutput,
 }
 
 impl RuleState {
-    /// No files, environment, arguments, network or stdin; output is discarded; clocks stand
-    /// at the epoch and random bytes are a fixed cycle, so a rule cannot observe the host and
-    /// its results depend on its inputs alone.
-    pub fn new() -> Self {
+    /// No files, environment, arguments, network or stdin; output is kept up to a bound for
+    /// the log; clocks stand at the epoch and random bytes are a fixed cycle, so a rule cannot
+    /// observe the host and its results depend on its inputs alone.
+    pub fn new(limits: &Limits) -> Self {
+        let stdout = BoundedOutput::new(limits.output_bytes);
+        let stderr = BoundedOutput::new(limits.output_bytes);
         let wasi = WasiCtx::builder()
             .wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)
@@ -27,17 +36,16 @@ impl RuleState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
             .build();
         RuleState {
             wasi,
             table: ResourceTable::new(),
+            limiter: Limiter::new(limits),
+            stdout,
+            stderr,
         }
-    }
-}
-
-impl Default for RuleState {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
