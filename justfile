@@ -41,9 +41,11 @@ run: build
 test: setup
     cargo test --workspace
 
-# Benchmarks: the match path through a component against the same predicate native.
+# Benchmarks: the match path through a component against the same predicate native; reading
+# EVTX against JSON lines.
 bench: setup
     cargo bench -p vigil --bench match_path
+    cargo bench -p vigil --bench inputs
 
 # Formatting and lints.
 lint:

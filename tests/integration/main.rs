@@ -3,6 +3,7 @@
 //! One binary for the whole workspace (link time matters); a module per feature.
 
 mod cli;
+mod inputs;
 mod paexec;
 mod support;
 mod windows;

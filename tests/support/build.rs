@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Guest crates built for the tests: (package, constant name).
-const GUESTS: &[(&str, &str)] = &[("paexec", "PAEXEC")];
+const GUESTS: &[(&str, &str)] = &[
+    ("paexec", "PAEXEC"),
+    ("service-installed", "SERVICE_INSTALLED"),
+];
 
 fn main() {
     let workspace = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
     let workspace = workspace.canonicalize().expect("workspace root exists");
-    for watched in ["rules", "wit", "Cargo.lock"] {
+    for watched in ["rules", "tests/rules", "wit", "Cargo.lock"] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()
