@@ -41,11 +41,12 @@ run: build
 test: setup
     cargo test --workspace
 
-# Benchmarks: the match path through a component against the same predicate native, and
-# what the sandbox's limits cost on it.
+# Benchmarks: the match path through a component against the same predicate native, what
+# the sandbox's limits cost on it, and reading EVTX against JSON lines.
 bench: setup
     cargo bench -p vigil --bench match_path
     cargo bench -p vigil --bench limits
+    cargo bench -p vigil --bench inputs
 
 # Formatting and lints.
 lint:

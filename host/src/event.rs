@@ -44,17 +44,74 @@ impl Value {
     }
 }
 
-/// Where an event came from: a file (or `-` for stdin) and a line or record number.
+/// Where an event came from: a file (or `-` for stdin) and a line, record or chunk number.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Origin {
     pub source: Arc<str>,
-    /// Line number (text inputs) or record number (binary inputs), from 1.
+    /// Line number (text inputs, from 1), record number (EVTX's own `EventRecordID`) or chunk
+    /// number (EVTX, from 0 as the file numbers them); `kind` says which.
     pub position: u64,
+    pub kind: PositionKind,
+}
+
+/// What an [`Origin`]'s position counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PositionKind {
+    /// A line of a text file: `file:12`.
+    #[default]
+    Line,
+    /// A record of an EVTX file, by its record number: `file:record 12`.
+    Record,
+    /// A chunk of an EVTX file, where no record could be told apart: `file:chunk 6`.
+    Chunk,
+}
+
+impl PositionKind {
+    /// The word for this kind in reports and JSON keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            PositionKind::Line => "line",
+            PositionKind::Record => "record",
+            PositionKind::Chunk => "chunk",
+        }
+    }
+}
+
+impl Origin {
+    /// Line `number` of a text source.
+    pub fn line(source: Arc<str>, number: u64) -> Self {
+        Origin {
+            source,
+            position: number,
+            kind: PositionKind::Line,
+        }
+    }
+
+    /// The record numbered `number` of an EVTX source.
+    pub fn record(source: Arc<str>, number: u64) -> Self {
+        Origin {
+            source,
+            position: number,
+            kind: PositionKind::Record,
+        }
+    }
+
+    /// Chunk `number` of an EVTX source.
+    pub fn chunk(source: Arc<str>, number: u64) -> Self {
+        Origin {
+            source,
+            position: number,
+            kind: PositionKind::Chunk,
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.source, self.position)
+        match self.kind {
+            PositionKind::Line => write!(f, "{}:{}", self.source, self.position),
+            kind => write!(f, "{}:{} {}", self.source, kind.name(), self.position),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod cli;
 mod contract;
+mod inputs;
 mod paexec;
 mod sandbox;
 mod support;

@@ -21,12 +21,13 @@ const GUESTS: &[(&str, &str)] = &[
     ("hostile-panic", "HOSTILE_PANIC"),
     ("hostile-recursion", "HOSTILE_RECURSION"),
     ("hostile-snoop", "HOSTILE_SNOOP"),
+    ("service-installed", "SERVICE_INSTALLED"),
 ];
 
 fn main() {
     let workspace = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
     let workspace = workspace.canonicalize().expect("workspace root exists");
-    for watched in ["rules", "wit", "Cargo.lock"] {
+    for watched in ["rules", "tests/rules", "wit", "Cargo.lock"] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

@@ -1,7 +1,9 @@
 //! Command-line parsing and the subcommands.
 
+mod progress;
 mod rule_info;
 mod run;
+mod stats;
 mod tenants;
 
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! `vigil run`: rules over event files, incidents to stdout, a summary to stderr.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -14,8 +14,9 @@ use vigil::rule::{RuleSet, load_dir};
 use vigil::runtime::{Runtime, Settings};
 use vigil::sandbox::new_engine;
 
+use super::progress::Progress;
 use super::tenants::{self, PoisonSink};
-use super::{EXIT_OK, EXIT_PARTIAL};
+use super::{EXIT_OK, EXIT_PARTIAL, stats};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -30,8 +31,10 @@ pub struct RunArgs {
     /// lines, instead of naming each on stderr.
     #[arg(long, value_name = "FILE")]
     poison: Option<PathBuf>,
-    /// Event files: NDJSON of FortiSIEM attributes or Windows event JSON, detected per line.
-    /// Standard input when none is given, or for `-`.
+    /// Event files: binary EVTX (told by its first bytes), or JSON lines in any format a mapping
+    /// detects (FortiSIEM attributes, Windows event JSON, Winlogbeat/ECS, NXLog), per line. A
+    /// directory means its `.evtx`, `.json` and `.jsonl` files, sorted. Standard input when none
+    /// is given, or for `-`.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
     /// How far, in seconds of event time, a match may arrive behind the newest match of its
@@ -56,6 +59,9 @@ pub struct RunArgs {
     /// An extra mapping table (TOML) for a JSON format; may be repeated. See `host/mappings/`.
     #[arg(long, value_name = "FILE")]
     mapping: Vec<PathBuf>,
+    /// At the end, print what each rule of each tenant did, as a table on stderr.
+    #[arg(long)]
+    stats: bool,
 }
 
 /// What the run counted and rejected, for the summary and the exit code.
@@ -91,13 +97,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 
     let config_files = config.as_ref().map(Config::files).unwrap_or_default();
     let files = match (args.files.is_empty(), config_files.is_empty()) {
-        (false, _) => args.files.clone(),
-        (true, false) => config_files,
-        (true, true) => vec![PathBuf::from(STDIN_NAME)],
+        (false, _) => expand_files(&args.files, &mut tally),
+        (true, false) => expand_files(&config_files, &mut tally),
+        (true, true) => vec![(PathBuf::from(STDIN_NAME), PathBuf::from(STDIN_NAME))],
     };
+    let mut progress = Progress::new(files.len());
     let mut closed_pipe = false;
     for file in &files {
-        read_file(file, &mut normalizer, &mut runtime, &mut tally, config.as_ref());
+        let input = Input { given: &file.0, file: &file.1, config: config.as_ref() };
+        read_file(input, &mut normalizer, &mut runtime, &mut tally, &mut progress);
+        progress.file_done();
+        progress.clear();
         if !emit(&mut runtime, &mut out, &mut late_sink, &mut tally)? {
             closed_pipe = true;
             break;
@@ -107,7 +117,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         runtime.finish();
         emit(&mut runtime, &mut out, &mut late_sink, &mut tally)?;
     }
+    drop(progress);
     summarize(&runtime, &tally);
+    if args.stats {
+        eprint!("{}", stats::table(&runtime.detector_stats()));
+    }
     let clean = tally.lines_rejected + tally.files_failed + tally.rules_rejected == 0;
     Ok(if clean { EXIT_OK } else { EXIT_PARTIAL })
 }
@@ -148,38 +162,64 @@ fn normalize_settings(args: &RunArgs) -> NormalizeSettings {
     }
 }
 
+/// The files the arguments stand for, each with the path it was given as (a directory's files
+/// belong to the directory's tenant); an unreadable directory is reported and counted.
+fn expand_files(paths: &[PathBuf], tally: &mut Tally) -> Vec<(PathBuf, PathBuf)> {
+    let mut files = Vec::new();
+    for path in paths {
+        match input::expand(path) {
+            Ok(found) => files.extend(found.into_iter().map(|file| (path.clone(), file))),
+            Err(error) => {
+                tally.files_failed += 1;
+                eprintln!("vigil: `{}`: cannot list: {error}", path.display());
+            }
+        }
+    }
+    files
+}
+
+/// One input file, the path it was given as, and the tenants file that assigns its tenant.
+struct Input<'a> {
+    given: &'a Path,
+    file: &'a Path,
+    config: Option<&'a Config>,
+}
+
 /// Feeds one file's events to the runtime, each assigned its tenant when a config is given;
 /// reports bad lines and unreadable files.
 fn read_file(
-    file: &Path,
+    input: Input,
     normalizer: &mut Normalizer,
     runtime: &mut Runtime,
     tally: &mut Tally,
-    config: Option<&Config>,
+    progress: &mut Progress,
 ) {
+    let file = input.file;
     let name = file.display().to_string();
     let mut sink = |line: Line| match line {
         Line::Event(mut event) => {
-            if let Some(config) = config {
-                config.assign(file, &mut event);
+            if let Some(config) = input.config {
+                config.assign(input.given, &mut event);
             }
-            runtime.push(event)
+            progress.event();
+            runtime.push(event);
         }
         Line::Rejected(rejected) => {
             tally.lines_rejected += 1;
+            progress.clear();
             eprintln!("vigil: line rejected: {rejected}");
         }
     };
     let result = if name == STDIN_NAME {
         input::read_lines(STDIN_NAME, io::stdin().lock(), normalizer, &mut sink)
+            .map_err(input::ReadError::from)
     } else {
-        File::open(file).and_then(|opened| {
-            input::read_lines(&name, BufReader::new(opened), normalizer, &mut sink)
-        })
+        input::read_file(file, normalizer, &mut sink)
     };
     if let Err(error) = result {
         tally.files_failed += 1;
-        eprintln!("vigil: `{name}`: cannot read: {error}");
+        progress.clear();
+        eprintln!("vigil: `{name}`: {error}");
     }
 }
 
@@ -245,13 +285,13 @@ impl LateSink {
                 },
                 Some(file),
             ) => {
-                let record = serde_json::json!({
+                let mut record = serde_json::json!({
                     "source": origin.source.as_ref(),
-                    "line": origin.position,
                     "tenant": tenant,
                     "rule": rule,
                     "event_time": vigil::normalize::format_time(*time_ms),
                 });
+                record[origin.kind.name()] = origin.position.into();
                 writeln!(file, "{record}").context("cannot write late events")?;
                 file.flush().context("cannot write late events")?;
             }

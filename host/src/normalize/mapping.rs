@@ -2,7 +2,8 @@
 //!
 //! A table is a TOML file a user can read and extend (see `host/mappings/`). Paths are dotted
 //! keys; an object holding `#text` stands for that text, as EVTX converters write
-//! `{"#attributes": {...}, "#text": 7045}`.
+//! `{"#attributes": {...}, "#text": 7045}`; `.` alone is the object itself. The schema is
+//! described in `host/mappings/README.md`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -82,7 +83,11 @@ struct EventTypeFile {
 pub struct Path(Vec<String>);
 
 impl Path {
+    /// `.` alone is the object itself (for a `passthrough` of a flat format's top level).
     fn parse(text: &str) -> Path {
+        if text == "." {
+            return Path(Vec::new());
+        }
         Path(text.split('.').map(str::to_string).collect())
     }
 

@@ -16,10 +16,14 @@ pub use mapping::{Mapping, MappingError};
 pub use time::{format_time, parse_time};
 
 /// The mapping tables that ship with Vigil, in detection order.
-pub const BUILT_IN_MAPPINGS: &[(&str, &str)] = &[(
-    "windows-event",
-    include_str!("../../mappings/windows-event.toml"),
-)];
+pub const BUILT_IN_MAPPINGS: &[(&str, &str)] = &[
+    (
+        "windows-event",
+        include_str!("../../mappings/windows-event.toml"),
+    ),
+    ("ecs", include_str!("../../mappings/ecs.toml")),
+    ("nxlog", include_str!("../../mappings/nxlog.toml")),
+];
 
 /// The attribute that holds a flat event's time unless told otherwise.
 pub const FLAT_TIME_ATTRIBUTE: &str = "eventTime";
@@ -145,6 +149,11 @@ impl Normalizer {
             .and_then(|root| root.lookup(json))
             .unwrap_or(json);
         let time = mapping::first(&mapping.time, root).cloned();
+        let tenant = mapping::first(&mapping.tenant, root).and_then(|value| value.as_str());
+        if let Some(tenant) = tenant.map(str::to_string) {
+            event.tenant = self.name(&tenant);
+        }
+        let mapping = &self.mappings[index];
         let mut pairs: Vec<(String, Value)> = Vec::new();
         for path in &mapping.passthrough {
             let Some(Json::Object(fields)) = path.lookup(root) else {
