@@ -5,5 +5,6 @@
 mod cli;
 mod contract;
 mod paexec;
+mod pdk;
 mod support;
 mod windows;
