@@ -11,9 +11,13 @@ rust_rules := "paexec"
 default:
     @just --list
 
-# Install what building and testing need: the wasm32-wasip2 target.
+# Install what building and testing need: the wasm32-wasip2 target, cargo-component (the
+# scaffold's second build path) and a venv with componentize-py for the Python rule.
 setup:
-    rustup target add wasm32-wasip2
+    rustup target add wasm32-wasip2 wasm32-wasip1
+    command -v cargo-component >/dev/null || cargo install cargo-component@0.21.1 --locked
+    [ -x .venv/bin/componentize-py ] || \
+        { python3 -m venv .venv && .venv/bin/pip install componentize-py==0.25.1; }
 
 # Build `target/release/vigil` and every rule component into target/rules/.
 build: build-rules
@@ -32,14 +36,16 @@ build-rules: setup
     for rule in {{rust_rules}}; do
         cp "target/wasm32-wasip2/release/$rule.wasm" "{{rules_dir}}/$rule.wasm"
     done
+    COMPONENTIZE_PY=.venv/bin/componentize-py rules/psexec-py/build.sh {{rules_dir}}/psexec_py.wasm
 
 # The demo: every rule over the sample events in examples/.
 run: build
     target/release/vigil run --rules {{rules_dir}} examples/events.jsonl
 
-# Every test of the workspace.
+# Every test of the workspace, and the Python rule's own unit tests.
 test: setup
     cargo test --workspace
+    cd rules/psexec-py && ../../.venv/bin/python -m unittest --quiet
 
 # Benchmarks: the match path through a component against the same predicate native, what
 # the sandbox's limits cost on it, and reading EVTX against JSON lines.

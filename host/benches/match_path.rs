@@ -1,6 +1,7 @@
 //! The match path, side by side in one run: the PAExec predicate through the component (in
-//! batches, and one call per event) against the same Rust predicate compiled into the host, on
-//! real service-install events from ../shared/data.
+//! batches, and one call per event) against the same Rust predicate compiled into the host, and
+//! the PsExec rule written in Python (componentize-py) through its component, on real
+//! service-install events from ../shared/data. Both rules read the same three attributes.
 //!
 //! Run with `just bench` (or `cargo bench -p vigil --bench match_path`).
 
@@ -57,6 +58,26 @@ fn main() -> anyhow::Result<()> {
         }
         hits
     });
+    let python = RuleComponent::load(&engine, Path::new(vigil_test_rules::PSEXEC_PY))?;
+    assert_eq!(
+        python.spec.inputs, rule.spec.inputs,
+        "both rules read the same attributes"
+    );
+    let mut python = python.instantiate()?;
+    let python_batched = measure(|| {
+        let mut hits = 0;
+        for batch in &batches {
+            hits += python.match_batch(batch).expect("the rule runs").len();
+        }
+        hits
+    });
+    let python_single = measure(|| {
+        let mut hits = 0;
+        for batch in &singles {
+            hits += python.match_batch(batch).expect("the rule runs").len();
+        }
+        hits
+    });
     let encoding = measure(|| encode(&encoder, &events, BATCH).len());
 
     println!(
@@ -66,8 +87,10 @@ fn main() -> anyhow::Result<()> {
     let per_event = |time: Duration| time.as_nanos() as f64 / EVENTS as f64;
     let rows = [
         ("native predicate (decode + match, in host)", native),
-        ("component, batches of 256", component_batched),
-        ("component, one call per event", component_single),
+        ("Rust component, batches of 256", component_batched),
+        ("Rust component, one call per event", component_single),
+        ("Python component, batches of 256", python_batched),
+        ("Python component, one call per event", python_single),
         ("host encoding of the batches", encoding),
     ];
     for (name, time) in rows {

@@ -6,6 +6,7 @@ mod cli;
 mod contract;
 mod inputs;
 mod paexec;
+mod pdk;
 mod sandbox;
 mod support;
 mod windows;

@@ -44,6 +44,13 @@ pub fn paexec() -> Arc<RuleComponent> {
     RULE.get_or_init(|| load(vigil_test_rules::PAEXEC)).clone()
 }
 
+/// The PsExec rule written in Python, compiled once: its 18 MB component takes seconds.
+pub fn psexec_py() -> Arc<RuleComponent> {
+    static RULE: OnceLock<Arc<RuleComponent>> = OnceLock::new();
+    RULE.get_or_init(|| load(vigil_test_rules::PSEXEC_PY))
+        .clone()
+}
+
 pub fn load(path: &str) -> Arc<RuleComponent> {
     let rule = RuleComponent::load(engine(), Path::new(path));
     Arc::new(rule.unwrap_or_else(|error| panic!("{error}")))

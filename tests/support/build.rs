@@ -54,6 +54,13 @@ fn main() {
         )
         .unwrap();
     }
+    let python = build_python_guest(&workspace, &target_dir);
+    writeln!(
+        constants,
+        "/// The `psexec-py` rule component, written in Python.\npub const PSEXEC_PY: &str = {:?};",
+        python.display().to_string()
+    )
+    .unwrap();
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("guests.rs");
     std::fs::write(out, constants).expect("OUT_DIR is writable");
 }
@@ -82,4 +89,47 @@ fn build_guests(workspace: &Path, target_dir: &Path) {
         status.success(),
         "building the guest rules failed; run `just build-rules` to see why"
     );
+}
+
+/// Builds the Python rule with componentize-py from the repository's `.venv`, unless the
+/// component is newer than its sources (the build takes about 20 s).
+fn build_python_guest(workspace: &Path, target_dir: &Path) -> PathBuf {
+    let rule_dir = workspace.join("rules/psexec-py");
+    let output = target_dir.join("psexec_py.wasm");
+    let sources = ["app.py", "logic.py", "build.sh"].map(|name| rule_dir.join(name));
+    let contract = workspace.join("wit/0.1.0/rule.wit");
+    if is_newer(&output, sources.iter().chain([&contract])) {
+        return output;
+    }
+    let componentize_py = workspace.join(".venv/bin/componentize-py");
+    assert!(
+        componentize_py.is_file(),
+        "componentize-py is missing at {}: run `just setup` to create the venv",
+        componentize_py.display()
+    );
+    let status = Command::new(rule_dir.join("build.sh"))
+        .arg(&output)
+        .env("COMPONENTIZE_PY", &componentize_py)
+        .status()
+        .expect("rules/psexec-py/build.sh runs");
+    assert!(
+        status.success(),
+        "building the Python rule `psexec-py` failed"
+    );
+    output
+}
+
+/// Whether `output` exists and was modified after every one of `inputs`.
+fn is_newer<'a>(output: &Path, inputs: impl Iterator<Item = &'a PathBuf>) -> bool {
+    let modified = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()
+    };
+    let Some(built) = modified(output) else {
+        return false;
+    };
+    inputs
+        .into_iter()
+        .all(|input| modified(input).is_some_and(|time| time < built))
 }

@@ -1,7 +1,11 @@
 //! Command-line parsing and the subcommands.
 
+mod fixture;
 mod progress;
+mod rule_build;
 mod rule_info;
+mod rule_new;
+mod rule_test;
 mod run;
 mod stats;
 mod tenants;
@@ -44,7 +48,7 @@ enum Command {
     /// Run rules over event files (or stdin) and print incidents as JSON lines.
     #[command(after_help = tenants::run_help())]
     Run(run::RunArgs),
-    /// Inspect rule components.
+    /// Inspect, scaffold, build and test rules.
     #[command(subcommand)]
     Rule(RuleCommand),
 }
@@ -53,6 +57,21 @@ enum Command {
 enum RuleCommand {
     /// Show what a rule component declares.
     Info(InfoArgs),
+    /// Scaffold a rule crate that builds, tests and loads as it stands.
+    New(rule_new::NewArgs),
+    /// Build a rule crate to a component and check that it loads; prints its path.
+    Build(BuildArgs),
+    /// Run fixtures (events and the incidents they must give) through a rule.
+    ///
+    /// Exit codes: 0 every fixture passed, 1 a fixture failed, 2 usage, build or fixture error.
+    Test(rule_test::TestArgs),
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    /// The rule crate's directory.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +87,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let code = match cli.command {
         Command::Run(args) => run::run(args)?,
         Command::Rule(RuleCommand::Info(args)) => rule_info::info(&args.file, args.json)?,
+        Command::Rule(RuleCommand::New(args)) => rule_new::new(args)?,
+        Command::Rule(RuleCommand::Build(args)) => rule_build::build_command(&args.dir)?,
+        Command::Rule(RuleCommand::Test(args)) => rule_test::test(args)?,
     };
     Ok(ExitCode::from(code))
 }

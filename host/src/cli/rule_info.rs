@@ -28,6 +28,8 @@ struct InfoRecord<'a> {
     remediation: &'a str,
     data_source: &'a str,
     window_seconds: u32,
+    /// Every attribute the rule reads, in the order the host encodes them in a batch.
+    inputs: &'a [String],
     subpatterns: Vec<SubpatternRecord<'a>>,
     relation: RelationRecord<'a>,
     incident_attributes: Vec<IncidentAttributeRecord<'a>>,
@@ -89,6 +91,7 @@ fn record<'a>(rule: &'a RuleComponent, spec: &'a RuleSpec) -> InfoRecord<'a> {
         remediation: &metadata.remediation,
         data_source: &metadata.data_source,
         window_seconds: info.window_seconds,
+        inputs: &spec.inputs,
         subpatterns: info
             .subpatterns
             .iter()
@@ -174,6 +177,7 @@ fn table(record: &InfoRecord<'_>) -> String {
         ("techniques".into(), record.techniques.join(", ")),
         ("data source".into(), record.data_source.into()),
         ("window".into(), format!("{} s", record.window_seconds)),
+        ("attributes read".into(), record.inputs.join(", ")),
     ];
     for subpattern in &record.subpatterns {
         let prefix = format!("subpattern {}", subpattern.name);

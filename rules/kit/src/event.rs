@@ -76,3 +76,39 @@ impl<'a> Event<'a> {
         self.get(attribute) == Value::Null
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: &[&str] = &["text", "int", "float", "flag", "none"];
+    const VALUES: &[Value<'static>] = &[
+        Value::Str("a"),
+        Value::Int(7),
+        Value::Float(2.5),
+        Value::Bool(true),
+        Value::Null,
+    ];
+
+    #[test]
+    fn typed_getters_return_only_their_type() {
+        let event = Event::new(NAMES, VALUES);
+        assert_eq!(event.str("text"), Some("a"));
+        assert_eq!(event.str("int"), None);
+        assert_eq!(event.int("int"), Some(7));
+        assert_eq!(event.int("float"), None);
+        assert_eq!(event.float("float"), Some(2.5));
+        assert_eq!(event.float("int"), Some(7.0), "an integer is a number too");
+        assert_eq!(event.bool("flag"), Some(true));
+        assert_eq!(event.bool("text"), None);
+        assert!(event.is_null("none"));
+        assert!(!event.is_null("text"));
+        assert_eq!(event.get("none"), Value::Null);
+    }
+
+    #[test]
+    #[should_panic(expected = "attribute `other` is not in the rule's declared reads")]
+    fn reading_an_undeclared_attribute_panics() {
+        Event::new(NAMES, VALUES).get("other");
+    }
+}

@@ -38,6 +38,107 @@
 //!
 //! Rules must be pure: the host may drop or replace an instance between any two batches, so a
 //! rule keeps no state between calls beyond caches such as compiled [`Pattern`]s.
+//!
+//! # What the kit does for the author
+//!
+//! - **Declaration as data.** [`RuleInfo`] is a `const`: metadata, window, [`Subpattern`]s
+//!   (query text, group-by, the attributes the predicate reads, routing hints, aggregates), the
+//!   [`Relation`] between subpatterns and the incident attributes. Complete literals with
+//!   `..Metadata::EMPTY`, `..Subpattern::EMPTY` and `..RuleInfo::EMPTY`.
+//! - **Attributes by name.** [`Event`] has typed getters (`str`, `int`, `float`, `bool`,
+//!   `is_null`); a value of another type reads as `None`, so a predicate never converts.
+//!   Reading an attribute missing from the subpatterns' `reads` panics: the host would never
+//!   send it, and a silent non-match would hide the bug.
+//! - **Regexes compiled once.** A `static` [`Pattern`] compiles on first use and is reused for
+//!   the life of the instance.
+//! - **Batch decoding.** The host sends events packed in one buffer; the kit decodes it, runs
+//!   [`Rule::matches`] per event and subpattern, and reports a malformed batch as an error.
+//! - **Native tests.** Outside WebAssembly [`export_rule!`] expands to nothing, so
+//!   `cargo test` runs the predicates natively, on events built with [`Event::new`].
+//!
+//! # Aggregate constraints
+//!
+//! A constraint beyond "one event is enough" declares the aggregates it needs on the subpattern;
+//! the host computes them over each group's window and [`Rule::constraint`] receives them in
+//! [`Window::values`], in declaration order:
+//!
+//! ```
+//! use vigil_rule::{Aggregate, Event, Function, Metadata, Rule, RuleInfo, Subpattern, Window};
+//!
+//! /// Five failed logons from one source against at least three accounts in ten minutes.
+//! pub struct PasswordSpray;
+//!
+//! impl Rule for PasswordSpray {
+//!     const INFO: RuleInfo = RuleInfo {
+//!         metadata: Metadata { id: "Example_Spray", name: "Password spray", ..Metadata::EMPTY },
+//!         window_seconds: 600,
+//!         subpatterns: &[Subpattern {
+//!             name: "Failures",
+//!             query: r#"eventType = "Win-Security-4625""#,
+//!             group_by: &["srcIpAddr"],
+//!             reads: &["eventType"],
+//!             event_types: &["Win-Security-4625"],
+//!             aggregates: &[Aggregate {
+//!                 function: Function::CountDistinct,
+//!                 attribute: Some("user"),
+//!             }],
+//!             constraint: "COUNT(*) >= 5 AND COUNT(DISTINCT user) >= 3",
+//!         }],
+//!         ..RuleInfo::EMPTY
+//!     };
+//!
+//!     fn matches(_subpattern: usize, event: &Event<'_>) -> bool {
+//!         event.str("eventType") == Some("Win-Security-4625")
+//!     }
+//!
+//!     fn constraint(windows: &[Window]) -> bool {
+//!         windows.iter().any(|window| {
+//!             let users = window.values[0].unwrap_or(0.0);
+//!             window.count >= 5 && users >= 3.0
+//!         })
+//!     }
+//! }
+//!
+//! let window = |count, users| Window {
+//!     subpattern: 0,
+//!     count,
+//!     first_time_ms: 0,
+//!     last_time_ms: 0,
+//!     values: vec![Some(users)],
+//! };
+//! assert!(PasswordSpray::constraint(&[window(6, 3.0)]));
+//! assert!(!PasswordSpray::constraint(&[window(6, 1.0)]));
+//! ```
+//!
+//! # Testing a predicate natively
+//!
+//! ```
+//! # use vigil_rule::{Event, Metadata, Rule, RuleInfo, Subpattern};
+//! # pub struct Spray;
+//! # impl Rule for Spray {
+//! #     const INFO: RuleInfo = RuleInfo {
+//! #         subpatterns: &[Subpattern { name: "F", reads: &["eventType"], ..Subpattern::EMPTY }],
+//! #         ..RuleInfo::EMPTY
+//! #     };
+//! #     fn matches(_: usize, event: &Event<'_>) -> bool {
+//! #         event.str("eventType") == Some("Win-Security-4625")
+//! #     }
+//! # }
+//! use vigil_rule::Value;
+//!
+//! // The attributes in the order the host encodes them, and one value for each.
+//! let names = Spray::INFO.inputs();
+//! let failure = [Value::Str("Win-Security-4625")];
+//! assert!(Spray::matches(0, &Event::new(&names, &failure)));
+//! assert!(!Spray::matches(0, &Event::new(&names, &[Value::Null])));
+//! ```
+//!
+//! # From crate to loaded rule
+//!
+//! `vigil rule new NAME` scaffolds a crate with this kit, a unit test and a fixture;
+//! `vigil rule build` builds it for `wasm32-wasip2` and checks that the host loads it;
+//! `vigil rule test` runs fixtures through the real runtime; `vigil rule info` shows what the
+//! component declares. `examples/writing-a-rule.md` in the repository walks through all four.
 
 extern crate self as vigil_rule;
 

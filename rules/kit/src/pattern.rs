@@ -43,3 +43,30 @@ impl Pattern {
         self.regex().is_match(text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static PREFIX: Pattern = Pattern::new(r"^C:\\WINDOWS\\");
+
+    #[test]
+    fn matches_case_sensitively_unless_told() {
+        assert!(PREFIX.is_match(r"C:\WINDOWS\x.exe"));
+        assert!(!PREFIX.is_match(r"C:\Windows\x.exe"));
+        assert!(Pattern::new(r"(?i)^c:\\windows\\").is_match(r"C:\Windows\x.exe"));
+        assert_eq!(PREFIX.source(), r"^C:\\WINDOWS\\");
+    }
+
+    #[test]
+    fn compiles_once() {
+        let first: *const Regex = PREFIX.regex();
+        assert!(std::ptr::eq(first, PREFIX.regex()));
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid pattern `(`")]
+    fn an_invalid_pattern_panics_on_first_use() {
+        Pattern::new("(").is_match("x");
+    }
+}

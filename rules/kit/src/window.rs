@@ -22,3 +22,51 @@ pub(crate) fn every_subpattern_seen(windows: &[Window], subpatterns: usize) -> b
             .any(|window| window.subpattern == index && window.count >= 1)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Event, Metadata, Rule, RuleInfo, Subpattern};
+
+    struct Both;
+
+    impl Rule for Both {
+        const INFO: RuleInfo = RuleInfo {
+            metadata: Metadata::EMPTY,
+            subpatterns: &[
+                Subpattern {
+                    name: "A",
+                    ..Subpattern::EMPTY
+                },
+                Subpattern {
+                    name: "B",
+                    ..Subpattern::EMPTY
+                },
+            ],
+            ..RuleInfo::EMPTY
+        };
+
+        fn matches(_: usize, _: &Event<'_>) -> bool {
+            true
+        }
+    }
+
+    fn window(subpattern: usize, count: u64) -> Window {
+        Window {
+            subpattern,
+            count,
+            first_time_ms: 0,
+            last_time_ms: 0,
+            values: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_default_constraint_needs_every_subpattern() {
+        assert!(Both::constraint(&[window(0, 1), window(1, 3)]));
+        assert!(Both::constraint(&[window(1, 1), window(0, 1)]));
+        assert!(!Both::constraint(&[window(0, 5)]));
+        assert!(!Both::constraint(&[window(0, 1), window(1, 0)]));
+        assert!(!Both::constraint(&[]));
+    }
+}
