@@ -80,7 +80,10 @@ fn evtx_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|entry| entry.map(|entry| entry.path()))
         .collect::<std::io::Result<_>>()?;
-    files.retain(|file| file.extension().is_some_and(|extension| extension == "evtx"));
+    files.retain(|file| {
+        file.extension()
+            .is_some_and(|extension| extension == "evtx")
+    });
     files.sort();
     Ok(files)
 }

@@ -342,8 +342,13 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         let no_rules = parse("[tenants.acme]").unwrap_err().to_string();
-        assert!(no_rules.contains("tenant `acme` has no rules"), "{no_rules}");
-        let typo = parse("[tenants.acme]\nrule = \"x\"").unwrap_err().to_string();
+        assert!(
+            no_rules.contains("tenant `acme` has no rules"),
+            "{no_rules}"
+        );
+        let typo = parse("[tenants.acme]\nrule = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(typo.contains("unknown field `rule`"), "{typo}");
         let shared = "[defaults]\nrules = \"r\"\n[tenants.a]\nvalues = [\"x\"]\n[tenants.b]\n\
                       values = [\"x\"]";
@@ -353,7 +358,11 @@ mod tests {
             "{ambiguous}"
         );
         let zero = parse("[defaults]\nrules = \"r\"\nlimits = { cpu_ms = 0 }\n[tenants.a]");
-        assert!(zero.unwrap_err().to_string().contains("`cpu_ms` must be at least 1"));
+        assert!(
+            zero.unwrap_err()
+                .to_string()
+                .contains("`cpu_ms` must be at least 1")
+        );
         assert!(matches!(parse(""), Err(ConfigError::NoTenants { .. })));
     }
 }

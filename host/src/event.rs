@@ -135,8 +135,13 @@ impl Event {
         }
     }
 
-    /// Sets `name` to `value`, replacing an earlier value of the same name.
+    /// Sets `name` to `value`, replacing an earlier value of the same name. Null removes it: a
+    /// null and a missing attribute are the same to every rule.
     pub fn set(&mut self, name: Arc<str>, value: Value) {
+        if value == Value::Null {
+            self.attributes.retain(|(existing, _)| *existing != name);
+            return;
+        }
         match self
             .attributes
             .iter_mut()

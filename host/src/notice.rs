@@ -133,10 +133,9 @@ impl fmt::Display for Notice {
                 "rule `{rule}` of tenant `{tenant}` was quarantined {quarantines} times; it \
                  skipped {skipped} events"
             ),
-            Notice::NoTenant { origin, tenant } if tenant.is_empty() => write!(
-                f,
-                "{origin}: event names no tenant; no rule evaluated it"
-            ),
+            Notice::NoTenant { origin, tenant } if tenant.is_empty() => {
+                write!(f, "{origin}: event names no tenant; no rule evaluated it")
+            }
             Notice::NoTenant { origin, tenant } => write!(
                 f,
                 "{origin}: event of tenant `{tenant}`, which is not configured; no rule \

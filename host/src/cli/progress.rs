@@ -114,7 +114,10 @@ mod tests {
             progress.event();
         }
         let first = progress.last_drawn.expect("drawn after the first check");
-        assert!(first.elapsed() < REDRAW_EVERY, "too slow a machine for this test");
+        assert!(
+            first.elapsed() < REDRAW_EVERY,
+            "too slow a machine for this test"
+        );
         progress.clear();
         assert!(!progress.drawn);
     }

@@ -104,8 +104,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let mut progress = Progress::new(files.len());
     let mut closed_pipe = false;
     for file in &files {
-        let input = Input { given: &file.0, file: &file.1, config: config.as_ref() };
-        read_file(input, &mut normalizer, &mut runtime, &mut tally, &mut progress);
+        let input = Input {
+            given: &file.0,
+            file: &file.1,
+            config: config.as_ref(),
+        };
+        read_file(
+            input,
+            &mut normalizer,
+            &mut runtime,
+            &mut tally,
+            &mut progress,
+        );
         progress.file_done();
         progress.clear();
         if !emit(&mut runtime, &mut out, &mut late_sink, &mut tally)? {

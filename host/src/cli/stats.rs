@@ -2,7 +2,7 @@
 
 use vigil::detector::DetectorStats;
 
-const HEADERS: [&str; 8] = [
+const HEADERS: [&str; 9] = [
     "tenant",
     "rule",
     "events seen",
@@ -10,12 +10,13 @@ const HEADERS: [&str; 8] = [
     "late",
     "incidents",
     "failures",
+    "skipped",
     "time (ms)",
 ];
 
 /// The table for `rows` (tenant, rule, stats), columns aligned, numbers to the right.
 pub fn table(rows: &[(String, String, DetectorStats)]) -> String {
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|(tenant, rule, stats)| {
             [
@@ -26,6 +27,7 @@ pub fn table(rows: &[(String, String, DetectorStats)]) -> String {
                 stats.late.to_string(),
                 stats.incidents.to_string(),
                 stats.failures.to_string(),
+                stats.skipped.to_string(),
                 format!("{:.1}", stats.call_time.as_secs_f64() * 1000.0),
             ]
         })
@@ -69,16 +71,17 @@ mod tests {
             incidents: 6,
             failures: 0,
             call_time: Duration::from_micros(1500),
+            ..DetectorStats::default()
         };
         let text = table(&[("default".into(), "PH_Rule_SIGMA_1871".into(), stats)]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "tenant   rule                events seen  matched  late  incidents  failures  time (ms)"
+            "tenant   rule                events seen  matched  late  incidents  failures  skipped  time (ms)"
         );
         assert_eq!(
             lines[1],
-            "default  PH_Rule_SIGMA_1871           11        7     0          6         0        1.5"
+            "default  PH_Rule_SIGMA_1871           11        7     0          6         0        0        1.5"
         );
     }
 }

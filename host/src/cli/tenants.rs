@@ -83,9 +83,11 @@ pub struct PoisonSink {
 impl PoisonSink {
     pub fn open(path: Option<&Path>) -> anyhow::Result<Self> {
         let file = match path {
-            Some(path) => Some(BufWriter::new(
-                File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?,
-            )),
+            Some(path) => {
+                Some(BufWriter::new(File::create(path).with_context(|| {
+                    format!("cannot create `{}`", path.display())
+                })?))
+            }
             None => None,
         };
         Ok(PoisonSink { file })

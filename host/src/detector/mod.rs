@@ -119,6 +119,7 @@ impl Detector {
         self.stats.call_time += started.elapsed();
         if let Some(batches) = self.quarantine.after_batch(last_failure.is_some()) {
             self.stats.quarantines += 1;
+            tracing::warn!(tenant = %self.tenant, rule = self.spec.id(), batches, "rule quarantined");
             notices.push(Notice::Quarantined {
                 tenant: self.tenant.to_string(),
                 rule: self.spec.id().to_string(),
@@ -156,13 +157,22 @@ impl Detector {
         while let Some((start, end)) = stack.pop() {
             let error = match self.caller.match_events(&events[start..end]) {
                 Ok(found) => {
-                    let found = found.iter().map(|hit| (start + hit.event as usize, hit.subpattern));
+                    let found = found
+                        .iter()
+                        .map(|hit| (start + hit.event as usize, hit.subpattern));
                     hits.extend(found);
                     continue;
                 }
                 Err(error) => error,
             };
             self.stats.failures += 1;
+            tracing::warn!(
+                tenant = %self.tenant,
+                rule = self.spec.id(),
+                events = end - start,
+                %error,
+                "rule call failed"
+            );
             budget = budget.saturating_sub(1);
             last_failure = Some(error.to_string());
             if end - start == 1 {
@@ -221,6 +231,12 @@ impl Detector {
         });
         if group.is_late(event.time_ms, self.lateness_ms) {
             self.stats.late += 1;
+            tracing::debug!(
+                tenant = %self.tenant,
+                rule = self.spec.id(),
+                origin = %event.origin,
+                "late match"
+            );
             notices.push(Notice::LateMatch {
                 tenant: self.tenant.to_string(),
                 rule: self.spec.id().to_string(),

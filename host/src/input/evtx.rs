@@ -87,7 +87,7 @@ pub fn read_evtx(
 /// Renders one record; a record that parsed but did not render keeps its number.
 fn render(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> evtx::err::Result<Rendered> {
     let record = record?;
-    let number = record.event_record_id;
+    let header_number = record.event_record_id;
     let json = record
         .into_json_bytes()
         .map_err(|error| format!("damaged record: {}", chain(&error)))
@@ -95,7 +95,22 @@ fn render(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> evtx::err::Result<
             serde_json::from_slice(&rendered.data)
                 .map_err(|error| format!("record rendered as invalid JSON: {error}"))
         });
+    let number = json
+        .as_ref()
+        .ok()
+        .and_then(system_record_id)
+        .unwrap_or(header_number);
     Ok((number, json))
+}
+
+/// The record's `System/EventRecordID`, the number Windows tools show. A log saved from a
+/// filtered view renumbers its record headers from 1 but keeps this one.
+fn system_record_id(json: &serde_json::Value) -> Option<u64> {
+    match &json["Event"]["System"]["EventRecordID"] {
+        serde_json::Value::Number(number) => number.as_u64(),
+        serde_json::Value::String(text) => text.parse().ok(),
+        _ => None,
+    }
 }
 
 /// The report for damage the parser found, placed as precisely as the error allows.

@@ -161,7 +161,7 @@ impl Normalizer {
             };
             for (key, value) in fields {
                 if !key.starts_with('#') {
-                    pairs.push((key.clone(), json_value(value)));
+                    pairs.push((key.clone(), element_value(value)));
                 }
             }
         }
@@ -202,6 +202,20 @@ impl Normalizer {
         let shared: Arc<str> = name.into();
         self.names.insert(name.into(), shared.clone());
         shared
+    }
+}
+
+/// The value of an XML element as converters write it: `{"#text": ...}` stands for its text,
+/// and an element with no text (`{"#text": ""}`, which some converters drop) is null.
+fn element_value(json: &Json) -> Value {
+    let text = json
+        .as_object()
+        .filter(|object| object.keys().all(|key| key.starts_with('#')))
+        .and_then(|object| object.get("#text"));
+    match text {
+        Some(Json::String(text)) if text.is_empty() => Value::Null,
+        Some(text) => json_value(text),
+        None => json_value(json),
     }
 }
 

@@ -181,8 +181,8 @@ fn describe_size(info: &RuleInfo) -> u64 {
     .sum::<u64>();
     size += texts(&metadata.tactics) + texts(&metadata.techniques);
     for subpattern in &info.subpatterns {
-        size += (subpattern.name.len() + subpattern.query.len() + subpattern.constraint.len())
-            as u64;
+        size +=
+            (subpattern.name.len() + subpattern.query.len() + subpattern.constraint.len()) as u64;
         size += texts(&subpattern.group_by) + texts(&subpattern.reads);
         size += texts(&subpattern.event_types) + subpattern.aggregates.len() as u64;
     }

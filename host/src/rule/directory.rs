@@ -36,8 +36,19 @@ pub fn load_dir(engine: &Engine, dir: &Path) -> Result<RuleSet, std::io::Error> 
                     rule: rule.spec.id().to_string(),
                 })
             }
-            Ok(rule) => set.rules.push(Arc::new(rule)),
-            Err(error) => set.errors.push(error),
+            Ok(rule) => {
+                tracing::info!(
+                    rule = rule.spec.id(),
+                    path = %path.display(),
+                    contract = %rule.contract_version,
+                    "rule loaded"
+                );
+                set.rules.push(Arc::new(rule));
+            }
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "rule rejected");
+                set.errors.push(error);
+            }
         }
     }
     Ok(set)

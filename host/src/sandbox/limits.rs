@@ -16,7 +16,8 @@ pub struct Limits {
     /// Elements of one table. Rust guests need a few hundred function references.
     pub table_elements: u64,
     /// Core instances, tables and memories a component may create. A Rust guest with its WASI
-    /// adapter has fewer than ten instances, a few tables, one or two memories.
+    /// adapter has fewer than ten instances; a Python guest (componentize-py) links its
+    /// interpreter and libraries as a few dozen.
     pub instances: u32,
     pub tables: u32,
     pub memories: u32,
@@ -41,9 +42,9 @@ impl Default for Limits {
             cpu_ms: 100,
             memory_mib: 64,
             table_elements: 100_000,
-            instances: 32,
-            tables: 32,
-            memories: 4,
+            instances: 128,
+            tables: 128,
+            memories: 16,
             describe_bytes: 1 << 20,
             output_bytes: 4096,
             quarantine_after: 3,
@@ -121,7 +122,9 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let total = self.memory_used.saturating_add(desired.saturating_sub(current));
+        let total = self
+            .memory_used
+            .saturating_add(desired.saturating_sub(current));
         if total > self.memory_bytes {
             self.exceeded = Some(Exceeded::Memory);
             return Ok(false);

@@ -40,7 +40,9 @@ impl BoundedOutput {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Captured> {
         // A panic while holding the lock leaves plain bytes behind; they are still usable.
-        self.captured.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.captured
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn keep(&self, bytes: &[u8]) {
@@ -77,7 +79,11 @@ impl Pollable for BoundedOutput {
 }
 
 impl tokio::io::AsyncWrite for BoundedOutput {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.keep(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -1,4 +1,4 @@
-//! A hostile rule whose `match-batch` returns a million hits whatever the batch holds. The host
+//! A hostile rule whose `match-batch` returns 100,000 hits whatever the batch holds. The host
 //! must refuse the result, not keep it.
 
 #[cfg(target_arch = "wasm32")]
@@ -31,7 +31,7 @@ mod export {
                 event: 0,
                 subpattern: 0,
             };
-            Ok(vec![hit; 1_000_000])
+            Ok(vec![hit; 100_000])
         }
 
         fn aggregate(windows: Vec<wire::WindowAggregates>) -> bool {
