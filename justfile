@@ -11,13 +11,18 @@ rust_rules := "paexec"
 default:
     @just --list
 
-# Install what building and testing need: the wasm32-wasip2 target, cargo-component (the
-# scaffold's second build path) and a venv with componentize-py for the Python rule.
+# Install what building needs: the wasm32-wasip2 target, and a venv with componentize-py for
+# the Python rule.
 setup:
-    rustup target add wasm32-wasip2 wasm32-wasip1
-    command -v cargo-component >/dev/null || cargo install cargo-component@0.21.1 --locked
+    rustup target add wasm32-wasip2
     [ -x .venv/bin/componentize-py ] || \
         { python3 -m venv .venv && .venv/bin/pip install componentize-py==0.25.1; }
+
+# Install what the tests need besides: cargo-component, the second way a scaffolded rule
+# builds (about 8 minutes the first time).
+setup-test: setup
+    rustup target add wasm32-wasip1
+    command -v cargo-component >/dev/null || cargo install cargo-component@0.21.1 --locked
 
 # Build `target/release/vigil` and every rule component into target/rules/.
 build: build-rules
@@ -43,7 +48,7 @@ run: build
     target/release/vigil run --rules {{rules_dir}} examples/events.jsonl
 
 # Every test of the workspace, and the Python rule's own unit tests.
-test: setup
+test: setup-test
     cargo test --workspace
     cd rules/psexec-py && ../../.venv/bin/python -m unittest --quiet
 
