@@ -53,11 +53,13 @@ test: setup-test
     cd rules/psexec-py && ../../.venv/bin/python -m unittest --quiet
 
 # Benchmarks: the match path through a component against the same predicate native, what
-# the sandbox's limits cost on it, and reading EVTX against JSON lines.
+# the sandbox's limits cost on it, reading EVTX against JSON lines, and the server (cache
+# against compile, events per second over HTTP, the event path's stall during swaps).
 bench: setup
     cargo bench -p vigil --bench match_path
     cargo bench -p vigil --bench limits
     cargo bench -p vigil --bench inputs
+    cargo bench -p vigil --bench serve
 
 # Formatting and lints.
 lint:

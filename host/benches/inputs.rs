@@ -4,11 +4,14 @@
 //!
 //! Run with `just bench` (or `cargo bench -p vigil --bench inputs`).
 
+mod common;
+
 use std::fs::File;
-use std::hint::black_box;
 use std::io::{BufReader, Cursor};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::shared_data;
 
 use vigil::input::{self, Line};
 use vigil::normalize::Normalizer;
@@ -16,7 +19,7 @@ use vigil::normalize::Normalizer;
 const PASSES: usize = 5;
 
 fn main() -> anyhow::Result<()> {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    let data = shared_data();
     let evtx_files = evtx_files(&data.join("evtx"))?;
     // The JSON lines are read from memory, so that both sides measure parsing, not the disk
     // (the EVTX files are small enough to sit in the page cache).
@@ -88,16 +91,8 @@ fn evtx_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The events of a pass and the median wall time of `PASSES` passes, after one warm-up pass.
+/// The events of a pass and the median wall time of `PASSES` passes.
 fn measure(mut pass: impl FnMut() -> usize) -> (usize, Duration) {
-    let events = black_box(pass());
-    let mut times: Vec<Duration> = (0..PASSES)
-        .map(|_| {
-            let started = Instant::now();
-            black_box(pass());
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    (events, times[PASSES / 2])
+    let events = pass();
+    (events, common::median(PASSES, pass))
 }

@@ -5,14 +5,13 @@
 //!
 //! Run with `just bench` (or `cargo bench -p vigil --bench limits`).
 
-use std::hint::black_box;
-use std::path::Path;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::Path;
+use std::time::Duration;
+
+use common::{encode, match_all, real_events, shared_data};
 use vigil::event::Event;
-use vigil::input::{self, Line};
-use vigil::normalize::Normalizer;
-use vigil::rule::wire::EventBatch;
 use vigil::rule::{BatchEncoder, RuleComponent};
 use vigil::sandbox::{new_engine, new_engine_without_cpu_limit};
 use wasmtime::Engine;
@@ -22,8 +21,7 @@ const EVENTS: usize = 65_536;
 const PASSES: usize = 9;
 
 fn main() -> anyhow::Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let events = real_events(&root.join("../shared/data/windows/evtx_7045.jsonl"));
+    let events = real_events(&shared_data().join("windows/evtx_7045.jsonl"), EVENTS);
     let unlimited = new_engine_without_cpu_limit()?;
     let limited = new_engine()?;
 
@@ -65,54 +63,7 @@ fn measure_engine(engine: &Engine, events: &[Event], batch: usize) -> anyhow::Re
     let encoder = BatchEncoder::new(rule.spec.inputs.clone());
     let batches = encode(&encoder, events, batch);
     let mut instance = rule.instantiate()?;
-    Ok(measure(|| {
-        let mut hits = 0;
-        for batch in &batches {
-            hits += instance.match_batch(batch).expect("the rule runs").len();
-        }
-        hits
+    Ok(common::median(PASSES, || {
+        match_all(&mut instance, &batches)
     }))
-}
-
-fn real_events(path: &Path) -> Vec<Event> {
-    let mut normalizer = Normalizer::new(Vec::new(), Default::default()).expect("mappings parse");
-    let file = std::io::BufReader::new(std::fs::File::open(path).expect("shared data is present"));
-    let mut events = Vec::new();
-    input::read_lines("bench", file, &mut normalizer, |line| {
-        if let Line::Event(event) = line {
-            events.push(event);
-        }
-    })
-    .expect("reads");
-    events.iter().cycle().take(EVENTS).cloned().collect()
-}
-
-fn encode(encoder: &BatchEncoder, events: &[Event], size: usize) -> Vec<EventBatch> {
-    events
-        .chunks(size)
-        .map(|chunk| {
-            let mut data = Vec::new();
-            for event in chunk {
-                encoder.encode(event, &mut data);
-            }
-            EventBatch {
-                count: chunk.len() as u32,
-                data,
-            }
-        })
-        .collect()
-}
-
-/// The median wall time of `PASSES` passes, after one warm-up pass.
-fn measure(mut pass: impl FnMut() -> usize) -> Duration {
-    black_box(pass());
-    let mut times: Vec<Duration> = (0..PASSES)
-        .map(|_| {
-            let started = Instant::now();
-            black_box(pass());
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[PASSES / 2]
 }

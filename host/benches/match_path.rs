@@ -5,15 +5,13 @@
 //!
 //! Run with `just bench` (or `cargo bench -p vigil --bench match_path`).
 
-use std::hint::black_box;
-use std::path::Path;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::Path;
+use std::time::Duration;
+
+use common::{encode, match_all, real_events, shared_data};
 use paexec::Paexec;
-use vigil::event::Event;
-use vigil::input::{self, Line};
-use vigil::normalize::Normalizer;
-use vigil::rule::wire::EventBatch;
 use vigil::rule::{BatchEncoder, RuleComponent};
 use vigil::sandbox::new_engine;
 use vigil_rule::Matcher;
@@ -24,8 +22,7 @@ const BATCH: usize = 256;
 const PASSES: usize = 7;
 
 fn main() -> anyhow::Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let events = real_events(&root.join("../shared/data/windows/evtx_7045.jsonl"));
+    let events = real_events(&shared_data().join("windows/evtx_7045.jsonl"), EVENTS);
     let engine = new_engine()?;
     let rule = RuleComponent::load(&engine, Path::new(vigil_test_rules::PAEXEC))?;
     let encoder = BatchEncoder::new(rule.spec.inputs.clone());
@@ -33,20 +30,8 @@ fn main() -> anyhow::Result<()> {
     let singles = encode(&encoder, &events, 1);
 
     let mut instance = rule.instantiate()?;
-    let component_batched = measure(|| {
-        let mut hits = 0;
-        for batch in &batches {
-            hits += instance.match_batch(batch).expect("the rule runs").len();
-        }
-        hits
-    });
-    let component_single = measure(|| {
-        let mut hits = 0;
-        for batch in &singles {
-            hits += instance.match_batch(batch).expect("the rule runs").len();
-        }
-        hits
-    });
+    let component_batched = measure(|| match_all(&mut instance, &batches));
+    let component_single = measure(|| match_all(&mut instance, &singles));
     let matcher = Matcher::new::<Paexec>();
     let native = measure(|| {
         let mut hits = 0;
@@ -64,20 +49,8 @@ fn main() -> anyhow::Result<()> {
         "both rules read the same attributes"
     );
     let mut python = python.instantiate()?;
-    let python_batched = measure(|| {
-        let mut hits = 0;
-        for batch in &batches {
-            hits += python.match_batch(batch).expect("the rule runs").len();
-        }
-        hits
-    });
-    let python_single = measure(|| {
-        let mut hits = 0;
-        for batch in &singles {
-            hits += python.match_batch(batch).expect("the rule runs").len();
-        }
-        hits
-    });
+    let python_batched = measure(|| match_all(&mut python, &batches));
+    let python_single = measure(|| match_all(&mut python, &singles));
     let encoding = measure(|| encode(&encoder, &events, BATCH).len());
 
     println!(
@@ -103,45 +76,6 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn real_events(path: &Path) -> Vec<Event> {
-    let mut normalizer = Normalizer::new(Vec::new(), Default::default()).expect("mappings parse");
-    let file = std::io::BufReader::new(std::fs::File::open(path).expect("shared data is present"));
-    let mut events = Vec::new();
-    input::read_lines("bench", file, &mut normalizer, |line| {
-        if let Line::Event(event) = line {
-            events.push(event);
-        }
-    })
-    .expect("reads");
-    events.iter().cycle().take(EVENTS).cloned().collect()
-}
-
-fn encode(encoder: &BatchEncoder, events: &[Event], size: usize) -> Vec<EventBatch> {
-    events
-        .chunks(size)
-        .map(|chunk| {
-            let mut data = Vec::new();
-            for event in chunk {
-                encoder.encode(event, &mut data);
-            }
-            EventBatch {
-                count: chunk.len() as u32,
-                data,
-            }
-        })
-        .collect()
-}
-
-/// The median wall time of `PASSES` passes, after one warm-up pass.
-fn measure(mut pass: impl FnMut() -> usize) -> Duration {
-    black_box(pass());
-    let mut times: Vec<Duration> = (0..PASSES)
-        .map(|_| {
-            let started = Instant::now();
-            black_box(pass());
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[PASSES / 2]
+fn measure(pass: impl FnMut() -> usize) -> Duration {
+    common::median(PASSES, pass)
 }

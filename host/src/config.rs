@@ -68,6 +68,32 @@ struct ConfigFile {
     defaults: DefaultsFile,
     #[serde(default)]
     tenants: BTreeMap<String, TenantFile>,
+    #[serde(default)]
+    server: ServerFile,
+}
+
+/// `[server]`: what `vigil serve` listens on, keeps and writes to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    listen: Option<String>,
+    state: Option<PathBuf>,
+    cache: Option<PathBuf>,
+    watch_ms: Option<u64>,
+    lateness_seconds: Option<u32>,
+    batch_size: Option<usize>,
+    max_body_bytes: Option<usize>,
+    dry_run_events: Option<PathBuf>,
+    #[serde(default)]
+    sinks: Vec<SinkFile>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+enum SinkFile {
+    File { path: PathBuf },
+    Stdout,
+    Webhook { url: String, retries: Option<u32> },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +170,73 @@ pub struct Config {
     pub tenants: Vec<TenantConfig>,
     /// The attribute that names an event's tenant, for events not from a tenant's files.
     pub tenant_attribute: Option<String>,
+    pub server: ServerConfig,
+}
+
+/// How `vigil serve` runs: the `[server]` table, paths resolved against the file's folder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    /// Address of the HTTP API.
+    pub listen: String,
+    /// The checkpoint written on shutdown and read on start; none keeps no state.
+    pub state: Option<PathBuf>,
+    /// Directory of precompiled components.
+    pub cache: PathBuf,
+    /// How often rules directories are looked at for changes.
+    pub watch_ms: u64,
+    pub lateness_seconds: u32,
+    pub batch_size: usize,
+    /// Largest request body `POST /v1/events` takes.
+    pub max_body_bytes: usize,
+    /// Events (JSON lines) every new component is dry-run on, besides its own samples.
+    pub dry_run_events: Option<PathBuf>,
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// Where a server writes incidents, as they open and as they close.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SinkConfig {
+    /// JSON lines appended to a file, flushed after every batch.
+    File { path: PathBuf },
+    /// JSON lines on standard output.
+    Stdout,
+    /// Each incident `POST`ed as JSON to an `http://` URL, retried with backoff.
+    Webhook { url: String, retries: u32 },
+}
+
+impl ServerConfig {
+    pub const DEFAULT_LISTEN: &str = "127.0.0.1:8040";
+    pub const DEFAULT_WATCH_MS: u64 = 1000;
+    pub const DEFAULT_RETRIES: u32 = 5;
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
+
+    fn resolve(file: &ServerFile, base: &Path) -> ServerConfig {
+        let sinks = file
+            .sinks
+            .iter()
+            .map(|sink| match sink {
+                SinkFile::File { path } => SinkConfig::File {
+                    path: base.join(path),
+                },
+                SinkFile::Stdout => SinkConfig::Stdout,
+                SinkFile::Webhook { url, retries } => SinkConfig::Webhook {
+                    url: url.clone(),
+                    retries: retries.unwrap_or(Self::DEFAULT_RETRIES),
+                },
+            })
+            .collect();
+        ServerConfig {
+            listen: file.listen.clone().unwrap_or(Self::DEFAULT_LISTEN.into()),
+            state: file.state.as_ref().map(|state| base.join(state)),
+            cache: base.join(file.cache.as_deref().unwrap_or(Path::new(".vigil-cache"))),
+            watch_ms: file.watch_ms.unwrap_or(Self::DEFAULT_WATCH_MS).max(10),
+            lateness_seconds: file.lateness_seconds.unwrap_or(60),
+            batch_size: file.batch_size.unwrap_or(256).max(1),
+            max_body_bytes: file.max_body_bytes.unwrap_or(Self::DEFAULT_MAX_BODY_BYTES),
+            dry_run_events: file.dry_run_events.as_ref().map(|path| base.join(path)),
+            sinks,
+        }
+    }
 }
 
 impl Config {
@@ -176,6 +269,7 @@ impl Config {
         let config = Config {
             tenants,
             tenant_attribute: file.defaults.tenant_attribute,
+            server: ServerConfig::resolve(&file.server, base),
         };
         config.check_unambiguous(path)?;
         Ok(config)
@@ -190,7 +284,7 @@ impl Config {
         let value = self.attribute_value(event)?;
         self.tenants
             .iter()
-            .find(|tenant| tenant.values.iter().any(|known| *known == value))
+            .find(|tenant| tenant.values.contains(&value))
     }
 
     /// The tenant whose `files` hold `source`.
@@ -208,6 +302,11 @@ impl Config {
             Some(tenant) => tenant.name.clone(),
             None => self.attribute_value(event).unwrap_or_default().into(),
         };
+    }
+
+    /// The tenant called `name`.
+    pub fn tenant(&self, name: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|tenant| *tenant.name == *name)
     }
 
     /// Every tenant's input files, in tenant order.

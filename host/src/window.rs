@@ -51,6 +51,11 @@ impl Window {
         self.entries.len()
     }
 
+    /// The entries, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter()
+    }
+
     pub fn first_time_ms(&self) -> Option<i64> {
         self.entries.front().map(|entry| entry.time_ms)
     }

@@ -8,5 +8,6 @@ mod inputs;
 mod paexec;
 mod pdk;
 mod sandbox;
+mod serve;
 mod support;
 mod windows;

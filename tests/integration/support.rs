@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use vigil::checkpoint::Checkpoint;
 use vigil::event::Event;
 use vigil::incident::IncidentRecord;
 use vigil::input::{self, Line};
 use vigil::normalize::{Normalizer, Settings as NormalizeSettings};
 use vigil::rule::RuleComponent;
-use vigil::runtime::{Runtime, Settings, Totals};
+use vigil::runtime::{Restored, Runtime, Settings, Totals};
 use vigil::sandbox::new_engine;
 use wasmtime::Engine;
 
@@ -139,6 +140,16 @@ pub fn run_every_path(rules: &[Arc<RuleComponent>], events: &[Event]) -> Outcome
         whole.incidents, one_by_one.incidents,
         "batches of one disagree with whole input"
     );
+    let swapped = run_with_swap(rules, events);
+    assert_eq!(
+        whole.incidents, swapped,
+        "a swap of every rule in the middle disagrees with whole input"
+    );
+    let restarted = run_with_restart(rules, events);
+    assert_eq!(
+        whole.incidents, restarted,
+        "a checkpoint and restore in the middle disagrees with whole input"
+    );
     for seed in 1..=3 {
         let shuffled = shuffle_within(events, Settings::default().lateness_ms, seed);
         let outcome = run(rules, &shuffled, 7);
@@ -148,6 +159,71 @@ pub fn run_every_path(rules: &[Arc<RuleComponent>], events: &[Event]) -> Outcome
         );
     }
     whole
+}
+
+/// Runs `events` in batches of 7, swapping every rule in again (a new instance, the state
+/// carried over) for every tenant, halfway through.
+fn run_with_swap(rules: &[Arc<RuleComponent>], events: &[Event]) -> Vec<IncidentRecord> {
+    let settings = Settings {
+        batch_size: 7,
+        ..Settings::default()
+    };
+    let mut runtime = Runtime::new(rules.to_vec(), settings);
+    let (first, second) = events.split_at(events.len() / 2);
+    let mut incidents = Vec::new();
+    for event in first {
+        runtime.push(event.clone());
+    }
+    let mut tenants: Vec<&str> = events.iter().map(|event| &*event.tenant).collect();
+    tenants.sort();
+    tenants.dedup();
+    for rule in rules {
+        for tenant in &tenants {
+            runtime.install(tenant, rule.clone());
+        }
+    }
+    incidents.extend(runtime.take_incidents());
+    for event in second {
+        runtime.push(event.clone());
+    }
+    runtime.finish();
+    incidents.extend(runtime.take_incidents());
+    let mut incidents: Vec<IncidentRecord> = incidents.iter().map(|i| i.record()).collect();
+    incidents.sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
+    incidents
+}
+
+/// Runs the first half of `events`, writes a checkpoint to disk, and runs the second half in a
+/// new runtime restored from it.
+fn run_with_restart(rules: &[Arc<RuleComponent>], events: &[Event]) -> Vec<IncidentRecord> {
+    let settings = Settings {
+        batch_size: 5,
+        ..Settings::default()
+    };
+    let (first, second) = events.split_at(events.len() / 2);
+    let mut before = Runtime::new(rules.to_vec(), settings.clone());
+    for event in first {
+        before.push(event.clone());
+    }
+    let state = tempfile::NamedTempFile::new().unwrap();
+    before.checkpoint().write(state.path()).unwrap();
+    let mut incidents = before.take_incidents();
+
+    let mut after = Runtime::new(rules.to_vec(), settings);
+    let checkpoint = Checkpoint::read(state.path())
+        .unwrap()
+        .expect("written above");
+    for restored in after.restore(&checkpoint) {
+        assert!(matches!(restored, Restored::Groups { .. }), "{restored:?}");
+    }
+    for event in second {
+        after.push(event.clone());
+    }
+    after.finish();
+    incidents.extend(after.take_incidents());
+    let mut incidents: Vec<IncidentRecord> = incidents.iter().map(|i| i.record()).collect();
+    incidents.sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
+    incidents
 }
 
 /// Reorders events so that none arrives more than half the lateness behind an event of later

@@ -24,6 +24,9 @@ const GUESTS: &[(&str, &str)] = &[
     ("service-installed", "SERVICE_INSTALLED"),
 ];
 
+/// The version of the second PAExec build.
+const NEXT_PAEXEC_VERSION: &str = "1.0.1";
+
 fn main() {
     let workspace = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
     let workspace = workspace.canonicalize().expect("workspace root exists");
@@ -34,7 +37,23 @@ fn main() {
         );
     }
     let target_dir = workspace.join("target/guest-rules");
-    build_guests(&workspace, &target_dir);
+    // The swap tests need a second build of the PAExec rule that differs only in its version.
+    // It is built first and copied aside, so that the build of every guest leaves the first
+    // version in place.
+    build_guests(
+        &workspace,
+        &target_dir,
+        &["paexec"],
+        Some(NEXT_PAEXEC_VERSION),
+    );
+    let next_paexec = target_dir.join(format!("paexec-{NEXT_PAEXEC_VERSION}.wasm"));
+    std::fs::copy(
+        target_dir.join("wasm32-wasip2/release/paexec.wasm"),
+        &next_paexec,
+    )
+    .expect("the second PAExec build is there");
+    let packages: Vec<&str> = GUESTS.iter().map(|(package, _)| *package).collect();
+    build_guests(&workspace, &target_dir, &packages, None);
 
     let mut constants = String::new();
     for (package, constant) in GUESTS {
@@ -54,6 +73,12 @@ fn main() {
         )
         .unwrap();
     }
+    writeln!(
+        constants,
+        "/// The PAExec rule built as version {NEXT_PAEXEC_VERSION}.\npub const PAEXEC_NEXT: &str = {:?};",
+        next_paexec.display().to_string()
+    )
+    .unwrap();
     let python = build_python_guest(&workspace, &target_dir);
     writeln!(
         constants,
@@ -65,13 +90,15 @@ fn main() {
     std::fs::write(out, constants).expect("OUT_DIR is writable");
 }
 
-fn build_guests(workspace: &Path, target_dir: &Path) {
+/// Builds `packages` for `wasm32-wasip2`; `version` stamps a rule's version
+/// (`VIGIL_RULE_VERSION`).
+fn build_guests(workspace: &Path, target_dir: &Path, packages: &[&str], version: Option<&str>) {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
         .args(["build", "--release", "--target", "wasm32-wasip2"]);
-    for (package, _) in GUESTS {
+    for package in packages {
         command.args(["-p", package]);
     }
     // The outer build's settings are for the host target; the guests get their own.
@@ -84,6 +111,10 @@ fn build_guests(workspace: &Path, target_dir: &Path) {
         .env("CARGO_TARGET_DIR", target_dir)
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "true");
+    match version {
+        Some(version) => command.env("VIGIL_RULE_VERSION", version),
+        None => command.env_remove("VIGIL_RULE_VERSION"),
+    };
     let status = command.status().expect("cargo runs");
     assert!(
         status.success(),

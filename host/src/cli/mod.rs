@@ -7,9 +7,11 @@ mod rule_info;
 mod rule_new;
 mod rule_test;
 mod run;
+mod serve;
 mod stats;
 mod tenants;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,6 +50,10 @@ enum Command {
     /// Run rules over event files (or stdin) and print incidents as JSON lines.
     #[command(after_help = tenants::run_help())]
     Run(run::RunArgs),
+    /// Run rules as a service: events over HTTP, incidents to sinks, rules swapped while
+    /// events flow.
+    #[command(after_help = serve::SERVE_HELP)]
+    Serve(serve::ServeArgs),
     /// Inspect, scaffold, build and test rules.
     #[command(subcommand)]
     Rule(RuleCommand),
@@ -86,6 +92,7 @@ struct InfoArgs {
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let code = match cli.command {
         Command::Run(args) => run::run(args)?,
+        Command::Serve(args) => serve::serve(args)?,
         Command::Rule(RuleCommand::Info(args)) => rule_info::info(&args.file, args.json)?,
         Command::Rule(RuleCommand::New(args)) => rule_new::new(args)?,
         Command::Rule(RuleCommand::Build(args)) => rule_build::build_command(&args.dir)?,
@@ -99,6 +106,7 @@ pub fn init_logging() {
     let filter = EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

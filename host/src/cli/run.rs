@@ -153,7 +153,7 @@ fn load_rules(engine: &wasmtime::Engine, dir: &Path, tally: &mut Tally) -> RuleS
     }
 }
 
-fn read_mappings(paths: &[PathBuf]) -> anyhow::Result<Vec<Mapping>> {
+pub fn read_mappings(paths: &[PathBuf]) -> anyhow::Result<Vec<Mapping>> {
     paths
         .iter()
         .map(|path| {

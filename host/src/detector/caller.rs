@@ -82,6 +82,11 @@ impl Caller {
 }
 
 impl Caller {
+    /// A caller of another component for the same tenant, under the same limits.
+    pub fn for_component(&self, component: Arc<RuleComponent>) -> Self {
+        Caller::new(component, self.tenant.clone(), self.limits.clone())
+    }
+
     pub fn new(component: Arc<RuleComponent>, tenant: Arc<str>, limits: Limits) -> Self {
         let encoder = BatchEncoder::new(component.spec.inputs.clone());
         Caller {

@@ -9,8 +9,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
+use crate::checkpoint::{EntryState, GroupState, OpenIncident};
 use crate::event::Value;
 use crate::incident::{Incident, Status};
+use crate::normalize::json_value;
 use crate::rule::RuleSpec;
 use crate::window::{Entry, Window};
 
@@ -70,6 +72,16 @@ impl Group {
             window: Window::default(),
             open: None,
         }
+    }
+
+    /// Moves the group's clock up to `floor_ms` (a tenant's clock), if it is behind.
+    pub fn raise_clock(&mut self, floor_ms: i64) {
+        self.newest_ms = self.newest_ms.max(floor_ms);
+    }
+
+    /// Whether nothing waits in the group: no queued match and no open incident.
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.open.is_none()
     }
 
     /// Whether a match at `time_ms` comes too late to count.
@@ -166,6 +178,85 @@ impl Group {
 
     pub fn open_incident(&self) -> Option<&Incident> {
         self.open.as_ref()
+    }
+
+    /// Points the group and its open incident at a new version of its rule, whose state shape
+    /// is the same.
+    pub fn adopt(&mut self, rule: &Arc<RuleSpec>) {
+        self.id.rule = rule.clone();
+        if let Some(open) = self.open.as_mut() {
+            open.rule = rule.clone();
+        }
+    }
+
+    /// The group's state, for a checkpoint.
+    pub fn snapshot(&self) -> GroupState {
+        let values = |values: &[Value]| values.iter().map(Value::to_json).collect();
+        let mut pending: Vec<&Pending> = self.pending.iter().map(|Reverse(p)| p).collect();
+        pending.sort();
+        GroupState {
+            values: values(&self.id.values),
+            newest_ms: self.newest_ms,
+            pending: pending
+                .into_iter()
+                .map(|p| EntryState {
+                    time_ms: p.time_ms,
+                    sequence: p.sequence,
+                    subpattern: p.subpattern,
+                    values: values(&p.values),
+                })
+                .collect(),
+            window: self
+                .window
+                .entries()
+                .map(|entry| EntryState {
+                    time_ms: entry.time_ms,
+                    sequence: 0,
+                    subpattern: entry.subpattern,
+                    values: values(&entry.values),
+                })
+                .collect(),
+            open: self.open.as_ref().map(|open| OpenIncident {
+                id: open.id.clone(),
+                subpattern: open.subpattern,
+                first_seen_ms: open.first_seen_ms,
+                last_seen_ms: open.last_seen_ms,
+                count: open.count,
+            }),
+        }
+    }
+
+    /// A group as a checkpoint left it; `id` holds the values of `state`.
+    pub fn restore(id: GroupId, state: &GroupState) -> Self {
+        let values = |values: &[serde_json::Value]| values.iter().map(json_value).collect();
+        let mut group = Group::new(id, state.newest_ms);
+        for entry in &state.pending {
+            group.pending.push(Reverse(Pending {
+                time_ms: entry.time_ms,
+                sequence: entry.sequence,
+                subpattern: entry.subpattern,
+                values: values(&entry.values),
+            }));
+        }
+        for entry in &state.window {
+            group.window.push(Entry {
+                time_ms: entry.time_ms,
+                subpattern: entry.subpattern,
+                values: values(&entry.values),
+            });
+        }
+        group.open = state.open.as_ref().map(|open| Incident {
+            id: open.id.clone(),
+            tenant: group.id.tenant.clone(),
+            rule: group.id.rule.clone(),
+            group: group.id.values.clone(),
+            subpattern: open.subpattern,
+            first_seen_ms: open.first_seen_ms,
+            last_seen_ms: open.last_seen_ms,
+            count: open.count,
+            status: Status::Open,
+        });
+        group
     }
 }
 

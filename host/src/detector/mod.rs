@@ -5,12 +5,14 @@ mod caller;
 mod group;
 mod quarantine;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::checkpoint::RuleState;
 use crate::event::{Event, Value};
 use crate::incident::{Incident, group_key};
+use crate::normalize::json_value;
 use crate::notice::{Notice, PoisonEvent};
 use crate::rule::wire::AggregateSpec;
 use crate::rule::{CallError, RuleComponent, RuleSpec};
@@ -48,10 +50,25 @@ pub struct Detector {
     lateness_ms: i64,
     aggregate_specs: Vec<Vec<AggregateSpec>>,
     groups: HashMap<Box<[u8]>, Group>,
+    /// Groups with queued matches or an open incident: the ones a tenant clock can move.
+    waiting: HashSet<Box<[u8]>>,
+    /// Incidents opened since the last [`Detector::take_opened`], as they were when opened.
+    opened: Vec<Incident>,
     closed: Vec<Incident>,
     sequence: u64,
     stats: DetectorStats,
     quarantine: Quarantine,
+    limits: Limits,
+}
+
+/// What a swap did with the state of the rule it replaced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Carried {
+    /// The new version's groups mean the same: windows and open incidents carried over.
+    State,
+    /// They do not: the old version's incidents were closed and its windows dropped; the
+    /// string says what changed.
+    Reset(String),
 }
 
 impl Detector {
@@ -67,24 +84,94 @@ impl Detector {
         limits: Limits,
     ) -> Self {
         let spec = Arc::new(component.spec.clone());
-        let aggregate_specs = spec
-            .info
-            .subpatterns
-            .iter()
-            .map(|subpattern| subpattern.aggregates.clone())
-            .collect();
+        let aggregate_specs = aggregate_specs(&spec);
         Detector {
             quarantine: Quarantine::new(&limits),
             tenant: tenant.clone(),
             spec,
-            caller: Caller::new(component, tenant, limits),
+            caller: Caller::new(component, tenant, limits.clone()),
             lateness_ms,
             aggregate_specs,
             groups: HashMap::new(),
+            waiting: HashSet::new(),
+            opened: Vec::new(),
             closed: Vec::new(),
             sequence: 0,
             stats: DetectorStats::default(),
+            limits,
         }
+    }
+
+    /// The component this detector calls.
+    pub fn component(&self) -> &Arc<RuleComponent> {
+        &self.caller.component
+    }
+
+    /// Replaces the rule with another version of it, between batches. Windows, queued matches
+    /// and open incidents carry over when the new version's state shape is the same; otherwise
+    /// the old version's matches are applied, its incidents closed, and its state dropped.
+    pub fn swap(&mut self, component: Arc<RuleComponent>, notices: &mut Vec<Notice>) -> Carried {
+        let old_shape = self.spec.state_shape();
+        let new_shape = component.spec.state_shape();
+        let carried = if old_shape == new_shape {
+            Carried::State
+        } else {
+            self.drain(notices);
+            Carried::Reset(format!(
+                "state shape was `{old_shape}`, is now `{new_shape}`"
+            ))
+        };
+        let spec = Arc::new(component.spec.clone());
+        for group in self.groups.values_mut() {
+            group.adopt(&spec);
+        }
+        self.aggregate_specs = aggregate_specs(&spec);
+        self.spec = spec;
+        self.caller = self.caller.for_component(component);
+        self.quarantine = Quarantine::new(&self.limits);
+        carried
+    }
+
+    /// The detector's state, for a checkpoint.
+    pub fn snapshot(&self) -> RuleState {
+        let mut groups: Vec<&Group> = self.groups.values().collect();
+        groups.sort_by(|a, b| a.id.key.cmp(&b.id.key));
+        RuleState {
+            rule: self.spec.id().to_string(),
+            digest: self.caller.component.digest.clone(),
+            shape: self.spec.state_shape(),
+            sequence: self.sequence,
+            groups: groups.into_iter().map(Group::snapshot).collect(),
+        }
+    }
+
+    /// Takes over the state a checkpoint kept for this rule, when its state shape is this
+    /// version's; otherwise says what differs and keeps its own (empty) state.
+    pub fn restore(&mut self, state: &RuleState) -> Result<usize, String> {
+        let shape = self.spec.state_shape();
+        if state.shape != shape {
+            return Err(format!(
+                "state shape was `{}`, is now `{shape}`",
+                state.shape
+            ));
+        }
+        self.sequence = self.sequence.max(state.sequence);
+        for group in &state.groups {
+            let values: Vec<Value> = group.values.iter().map(json_value).collect();
+            let key = group_key(&values);
+            let id = GroupId {
+                tenant: self.tenant.clone(),
+                rule: self.spec.clone(),
+                key: key.clone(),
+                values,
+            };
+            let group = Group::restore(id, group);
+            if !group.is_idle() {
+                self.waiting.insert(key.clone());
+            }
+            self.groups.insert(key, group);
+        }
+        Ok(state.groups.len())
     }
 
     pub fn rule_id(&self) -> &str {
@@ -96,8 +183,14 @@ impl Detector {
     }
 
     /// Matches a batch of this tenant's events and applies what is ready. Returns the indices
-    /// of the events that matched.
-    pub fn observe(&mut self, events: &[&Event], notices: &mut Vec<Notice>) -> Vec<usize> {
+    /// of the events that matched. With `clocks` (one per event: the tenant's clock when the
+    /// event arrived), a group's clock is never behind its tenant's.
+    pub fn observe(
+        &mut self,
+        events: &[&Event],
+        clocks: Option<&[i64]>,
+        notices: &mut Vec<Notice>,
+    ) -> Vec<usize> {
         let routed: Vec<&Event> = events
             .iter()
             .copied()
@@ -135,9 +228,23 @@ impl Detector {
                 self.stats.matched += 1;
                 matched.push(positions[position]);
             }
-            self.accept(routed[position], subpattern, notices);
+            let clock = clocks.map(|clocks| clocks[positions[position]]);
+            self.accept(routed[position], subpattern, clock, notices);
         }
         matched
+    }
+
+    /// Moves every waiting group's clock up to the tenant's, applying the matches and closing
+    /// the incidents that makes final.
+    pub fn advance(&mut self, clock_ms: i64, notices: &mut Vec<Notice>) {
+        let mut keys: Vec<Box<[u8]>> = self.waiting.iter().cloned().collect();
+        keys.sort();
+        for key in keys {
+            if let Some(group) = self.groups.get_mut(&key) {
+                group.raise_clock(clock_ms);
+            }
+            self.apply_ready(&key, Some(self.lateness_ms), notices);
+        }
     }
 
     /// Matches `events`; when a call fails, splits the batch to find the events that make it
@@ -212,7 +319,13 @@ impl Detector {
     }
 
     /// Puts a match in its group's queue (or reports it late), then applies what is ready.
-    fn accept(&mut self, event: &Event, subpattern: u32, notices: &mut Vec<Notice>) {
+    fn accept(
+        &mut self,
+        event: &Event,
+        subpattern: u32,
+        clock: Option<i64>,
+        notices: &mut Vec<Notice>,
+    ) {
         let declared = &self.spec.info.subpatterns[subpattern as usize];
         let values: Vec<Value> = declared
             .group_by
@@ -229,6 +342,9 @@ impl Detector {
             };
             Group::new(id, event.time_ms)
         });
+        if let Some(clock) = clock {
+            group.raise_clock(clock);
+        }
         if group.is_late(event.time_ms, self.lateness_ms) {
             self.stats.late += 1;
             tracing::debug!(
@@ -262,6 +378,7 @@ impl Detector {
             values: aggregate_values,
         });
         let key = group.id.key.clone();
+        self.waiting.insert(key.clone());
         self.apply_ready(&key, Some(self.lateness_ms), notices);
     }
 
@@ -290,11 +407,15 @@ impl Detector {
             };
             if holds && group.trigger(time_ms, subpattern, &mut self.closed) {
                 self.stats.incidents += 1;
+                self.opened.extend(group.open_incident().cloned());
             }
         }
         group.close_if_final(lateness_ms, &mut self.closed);
         if let Some(lateness_ms) = lateness_ms {
             group.trim(lateness_ms);
+        }
+        if group.is_idle() {
+            self.waiting.remove(key);
         }
     }
 
@@ -309,12 +430,23 @@ impl Detector {
                 skipped: self.stats.skipped,
             });
         }
+        self.drain(notices);
+    }
+
+    /// Applies every queued match, closes every incident and forgets every group.
+    fn drain(&mut self, notices: &mut Vec<Notice>) {
         let mut keys: Vec<Box<[u8]>> = self.groups.keys().cloned().collect();
         keys.sort();
         for key in keys {
             self.apply_ready(&key, None, notices);
         }
         self.groups.clear();
+        self.waiting.clear();
+    }
+
+    /// Incidents opened since the last call, as they were when they opened.
+    pub fn take_opened(&mut self) -> Vec<Incident> {
+        std::mem::take(&mut self.opened)
     }
 
     /// Incidents closed since the last call.
@@ -326,6 +458,14 @@ impl Detector {
     pub fn open_incidents(&self) -> impl Iterator<Item = &Incident> {
         self.groups.values().filter_map(Group::open_incident)
     }
+}
+
+fn aggregate_specs(spec: &RuleSpec) -> Vec<Vec<AggregateSpec>> {
+    spec.info
+        .subpatterns
+        .iter()
+        .map(|subpattern| subpattern.aggregates.clone())
+        .collect()
 }
 
 /// Failed calls allowed while isolating the failures of one batch: enough to find two poison

@@ -136,7 +136,7 @@ pub fn first<'a>(paths: &[Path], json: &'a Json) -> Option<&'a Json> {
 }
 
 /// How `eventType` is found or assembled.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct EventTypeRule {
     pub path: Vec<Path>,
     pub channel: Vec<Path>,
@@ -148,7 +148,7 @@ pub struct EventTypeRule {
 }
 
 /// One format's mapping table, ready to apply.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Mapping {
     pub name: String,
     pub description: String,

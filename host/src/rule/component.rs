@@ -9,6 +9,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 
 use super::bindings::DetectionRulePre;
+use super::cache::{ArtifactCache, Provenance};
 use super::instance::{CallError, Label, RuleInstance};
 use super::spec::{RuleSpec, SpecError};
 use super::wire::RuleInfo;
@@ -84,11 +85,38 @@ impl RuleComponent {
 
     /// Loads a component from its bytes; `path` names it in errors.
     pub fn from_bytes(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Self, LoadError> {
+        Self::build(engine, path, bytes, None).map(|(rule, _)| rule)
+    }
+
+    /// Loads a component from its bytes, precompiled from `cache` when it holds them and
+    /// compiled into it otherwise; says which.
+    pub fn from_bytes_cached(
+        engine: &Engine,
+        path: &Path,
+        bytes: &[u8],
+        cache: &ArtifactCache,
+    ) -> Result<(Self, Provenance), LoadError> {
+        Self::build(engine, path, bytes, Some(cache))
+    }
+
+    fn build(
+        engine: &Engine,
+        path: &Path,
+        bytes: &[u8],
+        cache: Option<&ArtifactCache>,
+    ) -> Result<(Self, Provenance), LoadError> {
         let path_buf = || path.to_path_buf();
         check_header(path, bytes)?;
-        let component = Component::new(engine, bytes).map_err(|cause| LoadError::Compile {
+        let digest = hex(&Sha256::digest(bytes));
+        let compiled = match cache {
+            Some(cache) => cache.component(engine, &digest, bytes),
+            None => Component::new(engine, bytes)
+                .map(|component| (component, Provenance::Compiled))
+                .map_err(Into::into),
+        };
+        let (component, provenance) = compiled.map_err(|cause| LoadError::Compile {
             path: path_buf(),
-            cause: cause.into(),
+            cause,
         })?;
         // The world first: a component that is no rule at all is named as such, whatever it
         // imports.
@@ -102,15 +130,16 @@ impl RuleComponent {
             cause,
         })?;
         let spec = read_spec(&pre, path)?;
-        Ok(RuleComponent {
+        let rule = RuleComponent {
             path: path_buf(),
             spec,
             contract_version,
-            digest: hex(&Sha256::digest(bytes)),
+            digest,
             size: bytes.len() as u64,
             imports,
             pre,
-        })
+        };
+        Ok((rule, provenance))
     }
 
     /// A fresh instance under the default limits, with its own store.

@@ -2,6 +2,7 @@
 
 mod batch;
 mod bindings;
+mod cache;
 mod component;
 mod directory;
 mod instance;
@@ -10,6 +11,7 @@ mod spec;
 pub use batch::BatchEncoder;
 pub(crate) use batch::encode_value;
 pub use bindings::wire;
+pub use cache::{ArtifactCache, Provenance};
 pub use component::{CONTRACT_VERSIONS, LoadError, RuleComponent};
 pub use directory::{RuleSet, load_dir};
 pub use instance::{CallError, Label, RuleInstance};

@@ -83,6 +83,33 @@ impl RuleSpec {
         &self.info.metadata.id
     }
 
+    /// What a group's state means under this rule: the window, and each subpattern's name,
+    /// group-by attributes and aggregates. Two versions of a rule with the same shape can take
+    /// over each other's windows and incidents.
+    pub fn state_shape(&self) -> String {
+        let mut shape = format!("window={}s", self.info.window_seconds);
+        for subpattern in &self.info.subpatterns {
+            let aggregates: Vec<String> = subpattern
+                .aggregates
+                .iter()
+                .map(|spec| {
+                    format!(
+                        "{:?}({})",
+                        spec.function,
+                        spec.attribute.as_deref().unwrap_or("*")
+                    )
+                })
+                .collect();
+            shape.push_str(&format!(
+                "; {} by [{}] with [{}]",
+                subpattern.name,
+                subpattern.group_by.join(","),
+                aggregates.join(",")
+            ));
+        }
+        shape
+    }
+
     /// Whether an event of `event_type` could match; the routing hint.
     pub fn routes(&self, event_type: Option<&str>) -> bool {
         match (&self.event_types, event_type) {

@@ -57,7 +57,11 @@ impl Rule for Paexec {
                 be bundled with other software. If necessary, rebuild the host from a known, good \
                 source and have the user change their password.",
             data_source: "Windows System Log via OMI or FortiSIEM Agent",
-            version: "1.0.0",
+            // A build may stamp its own version (`VIGIL_RULE_VERSION=1.0.1 cargo build ...`).
+            version: match option_env!("VIGIL_RULE_VERSION") {
+                Some(version) => version,
+                None => "1.0.0",
+            },
         },
         window_seconds: 300,
         subpatterns: &[Subpattern {
