@@ -82,6 +82,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn value(&mut self) -> Result<Value<'a>, DecodeError> {
+        let tag_offset = self.offset;
         let tag = self.take(1)?[0];
         match tag {
             0 => Ok(Value::Null),
@@ -99,7 +100,10 @@ impl<'a> Reader<'a> {
             2 => Ok(Value::Int(i64::from_le_bytes(self.array()?))),
             3 => Ok(Value::Float(f64::from_le_bytes(self.array()?))),
             4 => Ok(Value::Bool(self.take(1)?[0] != 0)),
-            _ => Err(self.error("unknown value tag")),
+            _ => Err(DecodeError {
+                offset: tag_offset,
+                reason: "unknown value tag",
+            }),
         }
     }
 
