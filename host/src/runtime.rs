@@ -78,6 +78,8 @@ struct Tenant {
 impl Tenant {
     /// The tenant's clock as each of `events` arrives, the event's own time included; moves
     /// the clock to the newest.
+    // Limitation: the clock moves only with the tenant's events; a tenant that goes quiet keeps
+    // its matches of the last lateness queued until it sends again.
     fn clocks(&mut self, events: &[&Event]) -> Vec<i64> {
         let mut clock = self.clock_ms.unwrap_or(i64::MIN);
         let clocks = events

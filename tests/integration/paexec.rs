@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use serde_json::{Value as Json, json};
+use vigil::incident::IncidentRecord;
 
 use crate::support::{data, paexec, read_events, run_every_path};
 
@@ -99,9 +100,15 @@ fn derived_paexec_events_give_seven_matches_in_six_incidents() {
     assert_eq!(outcome.totals.matched, 7);
     assert_eq!(outcome.totals.late, 0);
 
-    let mut found: Vec<_> = outcome
-        .incidents
-        .iter()
+    assert_derived_incidents(&outcome.incidents);
+}
+
+/// Asserts that `incidents` are exactly [`DERIVED_INCIDENTS`], in any order.
+pub(crate) fn assert_derived_incidents<'a>(
+    incidents: impl IntoIterator<Item = &'a IncidentRecord>,
+) {
+    let mut found: Vec<_> = incidents
+        .into_iter()
         .map(|incident| {
             let attribute = |name: &str| incident.attributes[name].as_str().unwrap().to_string();
             let key = (

@@ -60,6 +60,7 @@ pub struct Snapshot {
 }
 
 /// The event path's parts.
+// Limitation: one thread evaluates every tenant; tenants are not yet sharded over cores.
 pub struct EventPath {
     pub runtime: Runtime,
     pub sinks: Sinks,
@@ -99,6 +100,7 @@ impl EventPath {
                         self.runtime.remove(tenant, &rule);
                     }
                     self.write_out();
+                    dirty = true;
                     let _ = reply.send(());
                 }
                 Command::Snapshot { reply } => {
@@ -195,6 +197,7 @@ impl EventPath {
         }
     }
 
+    // Limitation: a crash (not a SIGTERM) loses what came after the last periodic checkpoint.
     fn checkpoint(&mut self) -> anyhow::Result<()> {
         let checkpoint: Checkpoint = self.runtime.checkpoint();
         self.write_out();

@@ -143,6 +143,8 @@ fn append(path: &Path) -> anyhow::Result<BufWriter<File>> {
 }
 
 /// One webhook: posts each incident, retrying with backoff.
+// Limitation: plain `http://` only (put a TLS-terminating proxy in front), and an incident the
+// receiver still refuses after every retry is logged and counted, not kept for later.
 struct Webhook {
     uri: hyper::Uri,
     retries: u32,
