@@ -29,6 +29,10 @@ else
     echo "build.sh: componentize-py not found: set COMPONENTIZE_PY, put it on PATH, or run: python3 -m venv $repo_root/.venv && $repo_root/.venv/bin/pip install componentize-py" >&2
     exit 1
 fi
+# The build runs from a temporary directory: a relative path must not depend on where it ran.
+case "$componentize_py" in
+    */*) [[ "$componentize_py" == /* ]] || componentize_py="$PWD/$componentize_py" ;;
+esac
 if ! command -v -- "$componentize_py" >/dev/null 2>&1; then
     echo "build.sh: componentize-py at '$componentize_py' is not executable" >&2
     exit 1
