@@ -75,7 +75,8 @@ fn main() {
     }
     writeln!(
         constants,
-        "/// The PAExec rule built as version {NEXT_PAEXEC_VERSION}.\npub const PAEXEC_NEXT: &str = {:?};",
+        "/// The PAExec rule built as version {NEXT_PAEXEC_VERSION}.\n\
+         pub const PAEXEC_NEXT: &str = {:?};",
         next_paexec.display().to_string()
     )
     .unwrap();

@@ -314,9 +314,9 @@ impl LateSink {
 fn summarize(runtime: &Runtime, tally: &Tally) {
     let totals = runtime.totals();
     eprintln!(
-        "vigil: {} events read, {} lines rejected, {} events matched, {} incidents, {} late events; \
-         {} rules loaded, {} rejected; {} rule failures, {} events skipped by failing rules, \
-         {} events of no tenant",
+        "vigil: {} events read, {} lines rejected, {} events matched, {} incidents, \
+         {} late events; {} rules loaded, {} rejected; {} rule failures, \
+         {} events skipped by failing rules, {} events of no tenant",
         totals.events,
         tally.lines_rejected,
         totals.matched,

@@ -212,7 +212,12 @@ impl Detector {
         self.stats.call_time += started.elapsed();
         if let Some(batches) = self.quarantine.after_batch(last_failure.is_some()) {
             self.stats.quarantines += 1;
-            tracing::warn!(tenant = %self.tenant, rule = self.spec.id(), batches, "rule quarantined");
+            tracing::warn!(
+                tenant = %self.tenant,
+                rule = self.spec.id(),
+                batches,
+                "rule quarantined"
+            );
             notices.push(Notice::Quarantined {
                 tenant: self.tenant.to_string(),
                 rule: self.spec.id().to_string(),

@@ -66,7 +66,11 @@ impl ArtifactCache {
             match unsafe { Component::deserialize_file(engine, &entry) } {
                 Ok(component) => return Ok((component, Provenance::Cached)),
                 Err(error) => {
-                    tracing::info!(entry = %entry.display(), %error, "cache entry unusable; compiling")
+                    tracing::info!(
+                        entry = %entry.display(),
+                        %error,
+                        "cache entry unusable; compiling"
+                    )
                 }
             }
         }

@@ -21,7 +21,8 @@ pub enum SpecError {
     )]
     Unsupported(usize),
     #[error(
-        "incident attribute `{name}` reads `{subpattern}.{attribute}`, which is not a group-by attribute of a declared subpattern"
+        "incident attribute `{name}` reads `{subpattern}.{attribute}`, which is not a group-by \
+         attribute of a declared subpattern"
     )]
     UnknownIncidentSource {
         name: String,

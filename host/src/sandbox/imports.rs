@@ -17,7 +17,10 @@ const GRANTED: &[&str] = &[
 ];
 
 #[derive(Debug, thiserror::Error)]
-#[error("imports {}, which a rule may not use (a rule gets only the rule contract)", quoted(.imports))]
+#[error(
+    "imports {}, which a rule may not use (a rule gets only the rule contract)",
+    quoted(.imports)
+)]
 pub struct ImportError {
     /// Every refused import, in the component's order.
     pub imports: Vec<String>,

@@ -316,7 +316,11 @@ impl RuleWatcher {
                 });
             }
             Change::Rejected { path, error } => {
-                tracing::warn!(path = %path.display(), %error, "rule rejected; the running version stays");
+                tracing::warn!(
+                    path = %path.display(),
+                    %error,
+                    "rule rejected; the running version stays"
+                );
                 Metrics::add(&self.metrics.swaps_rejected, 1);
                 let entry = table.entry(path.clone()).or_default();
                 entry.path = path.clone();

@@ -181,7 +181,11 @@ impl Webhook {
                 pause = (pause * 2).min(LONGEST_RETRY);
             }
         }
-        tracing::error!(webhook = %self.uri, retries = self.retries, "incident dropped after retries");
+        tracing::error!(
+            webhook = %self.uri,
+            retries = self.retries,
+            "incident dropped after retries"
+        );
         Metrics::add(&self.metrics.sink_failures, 1);
     }
 }
