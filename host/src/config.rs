@@ -178,7 +178,8 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address of the HTTP API.
     pub listen: String,
-    /// The checkpoint written on shutdown and read on start; none keeps no state.
+    /// The checkpoint written on shutdown and read on start (`.vigil-state.json` beside the
+    /// file unless it says otherwise); none keeps no state.
     pub state: Option<PathBuf>,
     /// Directory of precompiled components.
     pub cache: PathBuf,
@@ -227,7 +228,13 @@ impl ServerConfig {
             .collect();
         ServerConfig {
             listen: file.listen.clone().unwrap_or(Self::DEFAULT_LISTEN.into()),
-            state: file.state.as_ref().map(|state| base.join(state)),
+            state: Some(
+                base.join(
+                    file.state
+                        .as_deref()
+                        .unwrap_or(Path::new(".vigil-state.json")),
+                ),
+            ),
             cache: base.join(file.cache.as_deref().unwrap_or(Path::new(".vigil-cache"))),
             watch_ms: file.watch_ms.unwrap_or(Self::DEFAULT_WATCH_MS).max(10),
             lateness_seconds: file.lateness_seconds.unwrap_or(60),

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -85,9 +85,15 @@ sinks = [{sinks}]
     }
 
     fn start(&self) -> Served {
+        self.start_with(&[])
+    }
+
+    /// Starts `vigil serve` with `files` to read at start.
+    fn start_with(&self, files: &[&std::ffi::OsStr]) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
             .args(["serve", "--config"])
             .arg(self.path("vigil.toml"))
+            .args(files)
             .env("VIGIL_LOG", "vigil=info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -294,21 +300,43 @@ fn swapping_the_rule_while_events_stream_in_changes_no_incident() {
         (vigil_test_rules::PAEXEC_NEXT, "1.0.1"),
         (vigil_test_rules::PAEXEC, "1.0.0"),
     ];
-    for (number, chunk) in chunks.iter().enumerate() {
-        let answer = served.post_events(chunk);
-        assert_eq!(answer["accepted"], chunk.len());
-        let (component, version) = versions[number % 2];
-        site.put_rule("paexec.wasm", component);
-        // Half the swaps are asked for, half left for the watcher to notice.
-        if number % 2 == 0 {
-            served.reload();
+    let swaps = AtomicUsize::new(0);
+    let posting = AtomicBool::new(true);
+    let addr = served.addr;
+    std::thread::scope(|scope| {
+        // Events stream in on one thread; chunk `i` goes once `i / 2` swaps are done, so swaps
+        // and requests interleave all the way through.
+        scope.spawn(|| {
+            for (number, chunk) in chunks.iter().enumerate() {
+                while swaps.load(Ordering::SeqCst) < number / 2 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let body: String = chunk.iter().map(|line| format!("{line}\n")).collect();
+                let (status, answer) = http(addr, "POST", "/v1/events?tenant=corp", &body);
+                assert_eq!(status, 200, "{answer}");
+                let answer: Json = serde_json::from_str(&answer).unwrap();
+                assert_eq!(answer["accepted"], chunk.len());
+            }
+            posting.store(false, Ordering::SeqCst);
+        });
+        while posting.load(Ordering::SeqCst) {
+            let number = swaps.load(Ordering::SeqCst);
+            let (component, version) = versions[number % 2];
+            site.put_rule("paexec.wasm", component);
+            // Half the swaps are asked for, half left for the watcher to notice.
+            if number % 2 == 0 {
+                served.reload();
+            }
+            wait_for_version(&served, version);
+            swaps.fetch_add(1, Ordering::SeqCst);
         }
-        wait_for_version(&served, version);
-    }
+    });
+    let swaps = swaps.into_inner();
+    assert!(swaps >= chunks.len() / 2, "{swaps} swaps");
 
     let entry = rule_entry(&served);
     assert_eq!(entry["state"], "running");
-    assert_eq!(entry["swaps"], chunks.len(), "{entry:#}");
+    assert_eq!(entry["swaps"], swaps, "{entry:#}");
     // Every event but the heartbeat is a 7045 event, routed to the rule.
     assert_eq!(entry["counters"]["corp"]["events"], posted - 1, "{entry:#}");
     assert_eq!(entry["counters"]["corp"]["matched"], 7, "{entry:#}");
@@ -316,7 +344,7 @@ fn swapping_the_rule_while_events_stream_in_changes_no_incident() {
         metric(&served, "vigil_events_received_total"),
         posted as f64
     );
-    assert_eq!(metric(&served, "vigil_swaps_total"), chunks.len() as f64);
+    assert_eq!(metric(&served, "vigil_swaps_total"), swaps as f64);
 
     let open = served.get_json("/v1/incidents");
     served.terminate();
@@ -585,4 +613,32 @@ fn a_swap_to_a_version_that_groups_differently_closes_the_old_incidents() {
         "the old version's incidents are closed with what they had"
     );
     assert!(runtime.open_incidents().is_empty());
+}
+
+#[test]
+fn event_files_named_at_start_are_read_beside_http() {
+    let site = Site::new(1000);
+    let derived = data("windows/derived_paexec_7045.jsonl");
+    let config = std::fs::read_to_string(site.path("vigil.toml")).unwrap();
+    let config = config.replace(
+        "[tenants.corp]",
+        &format!(
+            "[tenants.corp]\nfiles = [{:?}]",
+            derived.display().to_string()
+        ),
+    );
+    std::fs::write(site.path("vigil.toml"), config).unwrap();
+    let served = site.start_with(&[derived.as_os_str()]);
+    let started = std::time::Instant::now();
+    while metric(&served, "vigil_events_received_total") < 11.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the file was never read"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let entry = rule_entry(&served);
+    assert_eq!(entry["counters"]["corp"]["events"], 11, "{entry:#}");
+    assert_eq!(entry["counters"]["corp"]["matched"], 7, "{entry:#}");
+    served.terminate();
 }

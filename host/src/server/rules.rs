@@ -283,6 +283,9 @@ impl RuleWatcher {
                     .map(|(tenant, carried)| (tenant.to_string(), describe(carried)))
                     .collect();
                 for (tenant, outcome) in &outcomes {
+                    if outcome.starts_with("state reset") {
+                        tracing::warn!(%tenant, rule = spec.id(), %outcome, "rule state reset");
+                    }
                     tracing::info!(
                         %tenant,
                         rule = spec.id(),
