@@ -324,7 +324,7 @@ fn swapping_the_rule_while_events_stream_in_changes_no_incident() {
             let (component, version) = versions[number % 2];
             site.put_rule("paexec.wasm", component);
             // Half the swaps are asked for, half left for the watcher to notice.
-            if number % 2 == 0 {
+            if number.is_multiple_of(2) {
                 served.reload();
             }
             wait_for_version(&served, version);
