@@ -157,8 +157,8 @@ impl Served {
 
     /// Sends SIGTERM and waits for a clean exit; returns what the server logged.
     fn terminate(mut self) -> Vec<String> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status()
             .unwrap();
         assert!(status.success());

@@ -49,7 +49,10 @@ that fails a check never replaces the running one.
 
 Incidents go to `[[server.sinks]]` (kind `file`, `stdout` or `webhook`) when they open and when
 they close. On SIGTERM or Ctrl-C the server stops taking events, finishes what it has, writes
-`[server] state` and exits 0; the next start restores it.";
+`[server] state` and exits 0; the next start restores it.
+
+Exit codes: 0 stopped on a signal, state written; 2 could not start (an unreadable config or
+checkpoint, an address in use) or could not write the state.";
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config)?;
