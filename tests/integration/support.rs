@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use vigil::checkpoint::Checkpoint;
 use vigil::event::Event;
-use vigil::incident::IncidentRecord;
+use vigil::incident::{Incident, IncidentRecord};
 use vigil::input::{self, Line};
 use vigil::normalize::{Normalizer, Settings as NormalizeSettings};
 use vigil::rule::RuleComponent;
@@ -116,8 +116,7 @@ pub fn run(rules: &[Arc<RuleComponent>], events: &[Event], batch_size: usize) ->
     }
     runtime.finish();
     incidents.extend(runtime.take_incidents());
-    let mut incidents: Vec<IncidentRecord> = incidents.iter().map(|i| i.record()).collect();
-    incidents.sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
+    let incidents = records_by_id(&incidents);
     let seen = runtime
         .detector_stats()
         .into_iter()
@@ -188,9 +187,7 @@ fn run_with_swap(rules: &[Arc<RuleComponent>], events: &[Event]) -> Vec<Incident
     }
     runtime.finish();
     incidents.extend(runtime.take_incidents());
-    let mut incidents: Vec<IncidentRecord> = incidents.iter().map(|i| i.record()).collect();
-    incidents.sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
-    incidents
+    records_by_id(&incidents)
 }
 
 /// Runs the first half of `events`, writes a checkpoint to disk, and runs the second half in a
@@ -221,9 +218,14 @@ fn run_with_restart(rules: &[Arc<RuleComponent>], events: &[Event]) -> Vec<Incid
     }
     after.finish();
     incidents.extend(after.take_incidents());
-    let mut incidents: Vec<IncidentRecord> = incidents.iter().map(|i| i.record()).collect();
-    incidents.sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
-    incidents
+    records_by_id(&incidents)
+}
+
+/// The records of `incidents`, sorted by incident id.
+fn records_by_id(incidents: &[Incident]) -> Vec<IncidentRecord> {
+    let mut records: Vec<IncidentRecord> = incidents.iter().map(Incident::record).collect();
+    records.sort_by(|a, b| a.incident_id.cmp(&b.incident_id));
+    records
 }
 
 /// Reorders events so that none arrives more than half the lateness behind an event of later

@@ -269,14 +269,7 @@ struct LateSink {
 
 impl LateSink {
     fn open(path: Option<&Path>) -> anyhow::Result<Self> {
-        let file = match path {
-            Some(path) => {
-                Some(BufWriter::new(File::create(path).with_context(|| {
-                    format!("cannot create `{}`", path.display())
-                })?))
-            }
-            None => None,
-        };
+        let file = tenants::create_output(path)?;
         let poison = PoisonSink::open(None)?;
         Ok(LateSink { file, poison })
     }

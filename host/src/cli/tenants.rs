@@ -82,14 +82,7 @@ pub struct PoisonSink {
 
 impl PoisonSink {
     pub fn open(path: Option<&Path>) -> anyhow::Result<Self> {
-        let file = match path {
-            Some(path) => {
-                Some(BufWriter::new(File::create(path).with_context(|| {
-                    format!("cannot create `{}`", path.display())
-                })?))
-            }
-            None => None,
-        };
+        let file = create_output(path)?;
         Ok(PoisonSink { file })
     }
 
@@ -103,6 +96,16 @@ impl PoisonSink {
         file.flush().context("cannot write poison events")?;
         Ok(None)
     }
+}
+
+/// A file a run writes JSON lines to, created (or emptied) now; none when no path is given.
+pub fn create_output(path: Option<&Path>) -> anyhow::Result<Option<BufWriter<File>>> {
+    path.map(|path| {
+        let file =
+            File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?;
+        Ok(BufWriter::new(file))
+    })
+    .transpose()
 }
 
 /// The JSON line of one poison event.

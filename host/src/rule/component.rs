@@ -107,7 +107,7 @@ impl RuleComponent {
     ) -> Result<(Self, Provenance), LoadError> {
         let path_buf = || path.to_path_buf();
         check_header(path, bytes)?;
-        let digest = hex(&Sha256::digest(bytes));
+        let digest = sha256_hex(bytes);
         let compiled = match cache {
             Some(cache) => cache.component(engine, &digest, bytes),
             None => Component::new(engine, bytes)
@@ -285,6 +285,10 @@ fn link(engine: &Engine, component: &Component) -> anyhow::Result<DetectionRuleP
     Ok(DetectionRulePre::new(pre)?)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+/// The SHA-256 of `bytes`, in lower-case hex: how Vigil names a component's content.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }

@@ -11,13 +11,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 
 pub use dry_run::{dry_run, sample_events};
 
 use crate::event::Event;
-use crate::rule::{ArtifactCache, Provenance, RuleComponent};
+use crate::rule::{ArtifactCache, Provenance, RuleComponent, sha256_hex};
 use crate::sandbox::Limits;
 
 /// What changed in a rules directory since the last scan.
@@ -118,7 +117,7 @@ impl WatchedDir {
             Ok(bytes) => bytes,
             Err(error) => return out.push(reject(format!("cannot read: {error}"))),
         };
-        let digest = hex(&Sha256::digest(&bytes));
+        let digest = sha256_hex(&bytes);
         let running = known.and_then(|known| known.running.clone());
         if known.is_some_and(|known| known.digest == digest) {
             let known = self.files.get_mut(path).expect("known");
@@ -201,8 +200,4 @@ fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     files.sort();
     Ok(files)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
